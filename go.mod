@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/containerd/containerd v1.7.27
-	github.com/evanphx/json-patch v0.5.2
 	github.com/google/go-containerregistry v0.20.3
 	github.com/google/nftables v0.3.0
 	github.com/miekg/dns v1.1.66

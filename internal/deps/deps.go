@@ -19,6 +19,6 @@ import (
 	_ "k8s.io/cri-api/pkg/apis/runtime/v1"
 	_ "k8s.io/kube-openapi/pkg/common"
 	_ "k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
-	_ "github.com/evanphx/json-patch"
+	_ "gopkg.in/evanphx/json-patch.v4"
 	_ "sigs.k8s.io/yaml"
 )
