@@ -1,0 +1,155 @@
+package core
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func TestDefaultPodSpec(t *testing.T) {
+	s := corev1.PodSpec{
+		Containers: []corev1.Container{
+			{Name: "a", Image: "nginx", Ports: []corev1.ContainerPort{{ContainerPort: 80}},
+				LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt32(80)}}}},
+			{Name: "b", Image: "nginx:1.25"},
+			{Name: "c", Image: "registry:5000/x:latest"},
+			{Name: "d", Image: "registry:5000/x"},
+			{Name: "e", Image: "x@sha256:abcd"},
+			{Name: "f", Image: "x", ImagePullPolicy: corev1.PullNever},
+		},
+		Volumes: []corev1.Volume{
+			{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}},
+			{Name: "sec", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{}}},
+			{Name: "hp", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}},
+			{Name: "none"},
+		},
+	}
+	DefaultPodSpec(&s)
+	if s.RestartPolicy != corev1.RestartPolicyAlways || s.DNSPolicy != corev1.DNSClusterFirst ||
+		*s.TerminationGracePeriodSeconds != 30 || s.SchedulerName != "default-scheduler" || s.SecurityContext == nil {
+		t.Errorf("spec defaults: %+v", s)
+	}
+	wantPull := []corev1.PullPolicy{"Always", "IfNotPresent", "Always", "Always", "IfNotPresent", "Never"}
+	for i, c := range s.Containers {
+		if c.ImagePullPolicy != wantPull[i] {
+			t.Errorf("container %s (%s): pull policy %s, want %s", c.Name, c.Image, c.ImagePullPolicy, wantPull[i])
+		}
+		if c.TerminationMessagePath != "/dev/termination-log" || c.TerminationMessagePolicy != "File" {
+			t.Errorf("container %s termination message defaults: %q %q", c.Name, c.TerminationMessagePath, c.TerminationMessagePolicy)
+		}
+	}
+	if s.Containers[0].Ports[0].Protocol != corev1.ProtocolTCP {
+		t.Errorf("port protocol %q", s.Containers[0].Ports[0].Protocol)
+	}
+	pr := s.Containers[0].LivenessProbe
+	if pr.TimeoutSeconds != 1 || pr.PeriodSeconds != 10 || pr.SuccessThreshold != 1 || pr.FailureThreshold != 3 ||
+		pr.HTTPGet.Scheme != corev1.URISchemeHTTP || pr.HTTPGet.Path != "/" {
+		t.Errorf("probe defaults: %+v", pr)
+	}
+	if *s.Volumes[0].ConfigMap.DefaultMode != 420 || *s.Volumes[1].Secret.DefaultMode != 420 ||
+		*s.Volumes[2].HostPath.Type != "" || s.Volumes[3].EmptyDir == nil {
+		t.Errorf("volume defaults: %+v", s.Volumes)
+	}
+	// Defaulting twice changes nothing.
+	again := s.DeepCopy()
+	DefaultPodSpec(again)
+	if again.String() != s.String() {
+		t.Errorf("defaulting is not idempotent")
+	}
+}
+
+func validSpec() corev1.PodSpec {
+	s := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "bosun.local/hello:v1"}}}
+	DefaultPodSpec(&s)
+	return s
+}
+
+func errStrings(errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+func TestValidatePodSpec(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*corev1.PodSpec)
+		want   []string
+	}{
+		{"valid", func(*corev1.PodSpec) {}, nil},
+		{"no containers", func(s *corev1.PodSpec) { s.Containers = nil },
+			[]string{"spec.containers: Required value"}},
+		{"no image", func(s *corev1.PodSpec) { s.Containers[0].Image = "" },
+			[]string{"spec.containers[0].image: Required value"}},
+		{"bad name", func(s *corev1.PodSpec) { s.Containers[0].Name = "Foo" },
+			[]string{`spec.containers[0].name: Invalid value: "Foo": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`}},
+		{"duplicate name", func(s *corev1.PodSpec) { s.Containers = append(s.Containers, s.Containers[0]) },
+			[]string{`spec.containers[1].name: Duplicate value: "app"`}},
+		{"bad restart policy", func(s *corev1.PodSpec) { s.RestartPolicy = "Sometimes" },
+			[]string{`spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"`}},
+		{"bad dns policy", func(s *corev1.PodSpec) { s.DNSPolicy = "x" },
+			[]string{`spec.dnsPolicy: Unsupported value: "x": supported values: "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"`}},
+		{"mount of unknown volume", func(s *corev1.PodSpec) {
+			s.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		}, []string{`spec.containers[0].volumeMounts[0].name: Not found: "data"`}},
+		{"two volume sources", func(s *corev1.PodSpec) {
+			s.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}, HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}}}
+		}, []string{`spec.volumes[0].hostPath: Forbidden: may not specify more than 1 volume type`}},
+		{"bad env name", func(s *corev1.PodSpec) { s.Containers[0].Env = []corev1.EnvVar{{Name: "A=B"}} },
+			[]string{`spec.containers[0].env[0].name: Invalid value: "A=B": a valid environment variable name must consist only of printable ASCII characters other than '='`}},
+		{"port out of range", func(s *corev1.PodSpec) {
+			s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 70000, Protocol: "TCP"}}
+		}, []string{`spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive`}},
+		{"request above limit", func(s *corev1.PodSpec) {
+			s.Containers[0].Resources = corev1.ResourceRequirements{
+				Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")},
+			}
+		}, []string{`spec.containers[0].resources.requests: Invalid value: "200m": must be less than or equal to cpu limit of 100m`}},
+		{"negative quantity", func(s *corev1.PodSpec) {
+			s.Containers[0].Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("-1")}}
+		}, []string{`spec.containers[0].resources.requests[memory]: Invalid value: "-1": must be greater than or equal to 0`}},
+		{"probe with two handlers", func(s *corev1.PodSpec) {
+			s.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+				Exec: &corev1.ExecAction{Command: []string{"true"}}, TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(80)}},
+				TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3}
+		}, []string{`spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type`}},
+		{"probe without handler", func(s *corev1.PodSpec) {
+			s.Containers[0].LivenessProbe = &corev1.Probe{TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3}
+		}, []string{`spec.containers[0].livenessProbe: Required value: must specify a handler type`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validSpec()
+			tt.mutate(&s)
+			got := errStrings(ValidatePodSpec(&s, field.NewPath("spec")))
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestValidatePodTemplateSpec(t *testing.T) {
+	tmpl := corev1.PodTemplateSpec{Spec: validSpec()}
+	tmpl.Labels = map[string]string{"app": "web"}
+	if errs := ValidatePodTemplateSpec(&tmpl, field.NewPath("spec", "template")); len(errs) != 0 {
+		t.Fatalf("valid template: %v", errs)
+	}
+	tmpl.Spec.Containers[0].Image = ""
+	tmpl.Labels["bad key!"] = "x"
+	got := errStrings(ValidatePodTemplateSpec(&tmpl, field.NewPath("spec", "template")))
+	want := []string{
+		`spec.template.labels: Invalid value: "bad key!": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+		"spec.template.spec.containers[0].image: Required value",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
