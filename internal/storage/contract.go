@@ -42,6 +42,9 @@ type ResourceConfig struct {
 // Entry is one stored version of one object as the cache keeps it. Entries are immutable once
 // published: callers must not modify any field.
 type Entry struct {
+	// Key is the object's etcd key below the resource's prefix: "namespace/name", or "name" for
+	// cluster-scoped objects. Lists are sorted by it (etcd key order, as upstream).
+	Key       string
 	Namespace string
 	Name      string
 	UID       string
@@ -67,7 +70,7 @@ type ListOptions struct {
 
 // ListResult is one page of a list.
 type ListResult struct {
-	Entries            []*Entry // sorted by namespace then name
+	Entries            []*Entry // sorted by Key: namespace then name, in etcd key order
 	ResourceVersion    int64
 	Continue           string
 	RemainingItemCount *int64
@@ -89,4 +92,8 @@ type Event struct {
 	Type   watch.EventType
 	Entry  *Entry
 	Status error
+	// InitialEventsEnd marks the Bookmark that ends the initial events of a watch with
+	// SendInitialEvents=true; the API server adds the "k8s.io/initial-events-end": "true"
+	// annotation to it.
+	InitialEventsEnd bool
 }

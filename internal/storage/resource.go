@@ -1,0 +1,489 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// optimisticLockErrorMsg is upstream's wording for a lost optimistic-concurrency race.
+const optimisticLockErrorMsg = "the object has been modified; please apply your changes to the latest version and try again"
+
+// Resource is one resource's slice of the store: its etcd keys and its cache.
+type Resource struct {
+	s      *Store
+	rc     ResourceConfig
+	prefix string // full etcd key prefix with trailing slash
+
+	mu     sync.Mutex
+	tree   *btree.BTreeG[*Entry] // written by the ingest goroutine only, under mu
+	snap   *snapshot             // clone of tree handed to readers; nil when tree changed since
+	lastRV int64                 // revision of the last event applied to this resource
+
+	// Event window: a ring of the most recent events, for watches resuming from an RV.
+	events []*event
+	head   int   // index of the oldest event when the ring is full
+	floor  int64 // a watch from RV N can be served iff N >= floor
+
+	watchers map[*watcher]struct{}
+
+	snapsMu sync.Mutex
+	snaps   map[int64]*keptSnapshot // list snapshots kept for continue tokens
+}
+
+// snapshot is an immutable view of a resource's cache at one revision.
+type snapshot struct {
+	tree *btree.BTreeG[*Entry]
+	rev  int64
+}
+
+type keptSnapshot struct {
+	snap    *snapshot
+	expires time.Time
+}
+
+// event is one change in a resource's event window.
+type event struct {
+	typ  watch.EventType
+	cur  *Entry // for Deleted: the last state with RV = the deletion revision
+	prev *Entry // the version before (nil for Added)
+	rv   int64
+
+	once     sync.Once
+	prevAtRV *Entry // prev with RV = rv, for watchers the object stops matching
+}
+
+func lessEntry(a, b *Entry) bool { return a.Key < b.Key }
+
+func newResource(s *Store, rc ResourceConfig, prefix string) *Resource {
+	return &Resource{
+		s:        s,
+		rc:       rc,
+		prefix:   prefix,
+		tree:     btree.NewG(32, lessEntry),
+		watchers: map[*watcher]struct{}{},
+		snaps:    map[int64]*keptSnapshot{},
+	}
+}
+
+// Config returns the resource's configuration.
+func (r *Resource) Config() ResourceConfig { return r.rc }
+
+// Count returns how many objects the cache holds.
+func (r *Resource) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tree.Len()
+}
+
+// currentRevLocked is the revision the cache reflects. r.mu must be held.
+func (r *Resource) currentRevLocked() int64 {
+	rev := r.s.rev.Load()
+	if r.lastRV > rev {
+		rev = r.lastRV
+	}
+	return rev
+}
+
+// snapshotLocked returns an immutable view of the cache. r.mu must be held.
+func (r *Resource) snapshotLocked() *snapshot {
+	rev := r.currentRevLocked()
+	if r.snap == nil {
+		r.snap = &snapshot{tree: r.tree.Clone(), rev: rev}
+	} else if r.snap.rev != rev {
+		r.snap = &snapshot{tree: r.snap.tree, rev: rev}
+	}
+	return r.snap
+}
+
+func (r *Resource) snapshot() *snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshotLocked()
+}
+
+// reset replaces the cache with entries loaded at rev and ends every watch.
+func (r *Resource) reset(entries []*Entry, rev int64) {
+	t := btree.NewG(32, lessEntry)
+	for _, e := range entries {
+		t.ReplaceOrInsert(e)
+	}
+	r.mu.Lock()
+	r.tree = t
+	r.snap = nil
+	r.lastRV = 0
+	r.events = nil
+	r.head = 0
+	r.floor = rev
+	ws := r.watchers
+	r.watchers = map[*watcher]struct{}{}
+	r.mu.Unlock()
+	for w := range ws {
+		w.terminate()
+	}
+	r.snapsMu.Lock()
+	clear(r.snaps)
+	r.snapsMu.Unlock()
+}
+
+func (r *Resource) closeWatchers() {
+	r.mu.Lock()
+	ws := r.watchers
+	r.watchers = map[*watcher]struct{}{}
+	r.mu.Unlock()
+	for w := range ws {
+		w.terminate()
+	}
+}
+
+// put applies a created or modified object.
+func (r *Resource) put(e *Entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev, existed := r.tree.ReplaceOrInsert(e)
+	r.snap = nil
+	ev := &event{typ: watch.Added, cur: e, rv: e.RV}
+	if existed {
+		ev.typ = watch.Modified
+		ev.prev = prev
+	}
+	r.record(ev)
+}
+
+// del applies a deletion. last is the object's last state with RV = rv (nil if unknown).
+func (r *Resource) del(key string, last *Entry, rv int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev, existed := r.tree.Delete(&Entry{Key: key})
+	r.snap = nil
+	if !existed {
+		r.lastRV = rv
+		return
+	}
+	if last == nil {
+		var err error
+		if last, err = r.rebuildAt(prev, rv); err != nil {
+			r.s.log.Error("storage: deleted object", "resource", r.rc.GroupResource, "key", key, "err", err)
+			last = prev
+		}
+	}
+	r.record(&event{typ: watch.Deleted, cur: last, prev: prev, rv: rv})
+}
+
+// record appends ev to the window and hands it to the watchers. r.mu must be held.
+func (r *Resource) record(ev *event) {
+	r.lastRV = ev.rv
+	window := r.s.cfg.EventWindow
+	if len(r.events) < window {
+		r.events = append(r.events, ev)
+	} else {
+		r.floor = r.events[r.head].rv
+		r.events[r.head] = ev
+		r.head = (r.head + 1) % window
+	}
+	for w := range r.watchers {
+		if out, ok := w.convert(r, ev); ok {
+			if !w.enqueue(out) {
+				delete(r.watchers, w)
+			}
+		}
+	}
+}
+
+// eventsAfterLocked returns the window's events with rv > after, oldest first.
+func (r *Resource) eventsAfterLocked(after int64) []*event {
+	n := len(r.events)
+	at := func(i int) *event { return r.events[(r.head+i)%n] }
+	lo, hi := 0, n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if at(mid).rv > after {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	out := make([]*event, 0, n-lo)
+	for i := lo; i < n; i++ {
+		out = append(out, at(i))
+	}
+	return out
+}
+
+// prevAt returns the previous state of ev's object with RV = ev.rv.
+func (r *Resource) prevAt(ev *event) *Entry {
+	ev.once.Do(func() {
+		e, err := r.rebuildAt(ev.prev, ev.rv)
+		if err != nil {
+			r.s.log.Error("storage: rebuild object", "resource", r.rc.GroupResource, "key", ev.prev.Key, "err", err)
+			e = ev.prev
+		}
+		ev.prevAtRV = e
+	})
+	return ev.prevAtRV
+}
+
+func (r *Resource) bookmark() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.watchers) == 0 {
+		return
+	}
+	bm := Event{Type: watch.Bookmark, Entry: &Entry{RV: r.currentRevLocked()}}
+	for w := range r.watchers {
+		if w.bookmarks && bm.Entry.RV >= w.startRV {
+			if !w.enqueue(bm) {
+				delete(r.watchers, w)
+			}
+		}
+	}
+}
+
+// loadAll reads every object of the resource at rev.
+func (r *Resource) loadAll(ctx context.Context, rev int64) ([]*Entry, error) {
+	var out []*Entry
+	start, end := r.prefix, clientv3.GetPrefixRangeEnd(r.prefix)
+	for {
+		resp, err := r.s.client.Get(ctx, start, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(1000))
+		if err != nil {
+			return nil, fmt.Errorf("storage: load %s: %w", r.rc.GroupResource, err)
+		}
+		for _, kv := range resp.Kvs {
+			key := string(kv.Key[len(r.prefix):])
+			e, err := r.build(key, kv.Value, kv.ModRevision)
+			if err != nil {
+				r.s.log.Error("storage: cannot cache object", "resource", r.rc.GroupResource, "key", key, "err", err)
+				continue
+			}
+			out = append(out, e)
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// key returns the full etcd key of an object.
+func (r *Resource) key(namespace, name string) (string, error) {
+	if name == "" {
+		return "", apierrors.NewBadRequest("name is required")
+	}
+	if r.rc.Namespaced {
+		if namespace == "" {
+			return "", apierrors.NewBadRequest("namespace is required for namespaced resource " + r.rc.GroupResource.String())
+		}
+		return r.prefix + namespace + "/" + name, nil
+	}
+	return r.prefix + name, nil
+}
+
+// storageError turns an etcd or context error into an API error.
+func storageError(err error) error {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return apierrors.NewTimeoutError(fmt.Sprintf("storage: %v", err), 1)
+	}
+	return apierrors.NewInternalError(fmt.Errorf("storage: %w", err))
+}
+
+func (r *Resource) getKV(ctx context.Context, key, name string) (*mvccpb.KeyValue, error) {
+	resp, err := r.s.client.Get(ctx, key)
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, apierrors.NewNotFound(r.rc.GroupResource, name)
+	}
+	return resp.Kvs[0], nil
+}
+
+// Get reads one object from etcd (linearizable). NotFound when absent.
+func (r *Resource) Get(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	key, err := r.key(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := r.getKV(ctx, key, name)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := r.decode(kv.Value, kv.ModRevision)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return obj, nil
+}
+
+// Create stores obj if no object has its key (AlreadyExists otherwise) and returns it as
+// stored, resourceVersion set. obj must not carry a resourceVersion.
+func (r *Resource) Create(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if acc.GetResourceVersion() != "" {
+		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
+	}
+	name := acc.GetName()
+	key, err := r.key(acc.GetNamespace(), name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.encode(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	resp, err := r.s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(data))).
+		Commit()
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if !resp.Succeeded {
+		return nil, apierrors.NewAlreadyExists(r.rc.GroupResource, name)
+	}
+	out, err := r.decode(data, resp.Header.Revision)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return out, nil
+}
+
+// Update replaces an object with what tryUpdate makes of its current state (optimistic
+// concurrency, as upstream's GuaranteedUpdate):
+//   - tryUpdate gets a private copy of the current object (resourceVersion set) and returns the
+//     new one or an error, which Update returns unchanged;
+//   - a non-empty resourceVersion on the returned object that differs from the current one is
+//     a 409 Conflict;
+//   - if another writer wins the race, tryUpdate runs again on the newer state (so a caller
+//     that pinned the resourceVersion gets its Conflict then);
+//   - if the new encoding equals the stored one nothing is written and the current object
+//     (same resourceVersion) is returned.
+func (r *Resource) Update(ctx context.Context, namespace, name string, tryUpdate func(current runtime.Object) (runtime.Object, error)) (runtime.Object, error) {
+	key, err := r.key(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := r.getKV(ctx, key, name)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, storageError(err)
+		}
+		cur, err := r.decode(kv.Value, kv.ModRevision)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		updated, err := tryUpdate(cur)
+		if err != nil {
+			return nil, err
+		}
+		acc, err := meta.Accessor(updated)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		if rv := acc.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(kv.ModRevision, 10) {
+			return nil, apierrors.NewConflict(r.rc.GroupResource, name, errors.New(optimisticLockErrorMsg))
+		}
+		data, err := r.encode(updated)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		if bytes.Equal(data, kv.Value) {
+			out, err := r.decode(kv.Value, kv.ModRevision)
+			if err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+			return out, nil
+		}
+		resp, err := r.s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
+			Then(clientv3.OpPut(key, string(data))).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			return nil, storageError(err)
+		}
+		if !resp.Succeeded {
+			kvs := resp.Responses[0].GetResponseRange().GetKvs()
+			if len(kvs) == 0 {
+				return nil, apierrors.NewNotFound(r.rc.GroupResource, name)
+			}
+			kv = kvs[0]
+			continue
+		}
+		out, err := r.decode(data, resp.Header.Revision)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		return out, nil
+	}
+}
+
+// Delete removes an object if check (nil: no check) accepts its current state, retrying when
+// another writer changes it in between. It returns the last state with resourceVersion set to
+// the deletion's revision.
+func (r *Resource) Delete(ctx context.Context, namespace, name string, check func(current runtime.Object) error) (runtime.Object, error) {
+	key, err := r.key(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := r.getKV(ctx, key, name)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, storageError(err)
+		}
+		if check != nil {
+			cur, err := r.decode(kv.Value, kv.ModRevision)
+			if err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+			if err := check(cur); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := r.s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
+			Then(clientv3.OpDelete(key)).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			return nil, storageError(err)
+		}
+		if !resp.Succeeded {
+			kvs := resp.Responses[0].GetResponseRange().GetKvs()
+			if len(kvs) == 0 {
+				return nil, apierrors.NewNotFound(r.rc.GroupResource, name)
+			}
+			kv = kvs[0]
+			continue
+		}
+		out, err := r.decode(kv.Value, resp.Header.Revision)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		return out, nil
+	}
+}
