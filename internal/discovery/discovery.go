@@ -185,10 +185,11 @@ func (d *Discovery) build(reg *registry.Registry) {
 		g.resources[gv.Version] = rs
 	}
 
+	priorities := upstreamPriorities()
 	ordered := make([]*groupInfo, 0, len(groups))
 	for _, g := range groups {
 		sort.SliceStable(g.versions, func(i, j int) bool {
-			pi, pj := versionPriority(g.name, g.versions[i]), versionPriority(g.name, g.versions[j])
+			pi, pj := versionPriority(priorities, g.name, g.versions[i]), versionPriority(priorities, g.name, g.versions[j])
 			if pi != pj {
 				return pi > pj
 			}
@@ -201,7 +202,7 @@ func (d *Discovery) build(reg *registry.Registry) {
 		ordered = append(ordered, g)
 	}
 	sort.Slice(ordered, func(i, j int) bool {
-		pi, pj := groupPriority(ordered[i].name), groupPriority(ordered[j].name)
+		pi, pj := groupPriority(priorities, ordered[i].name), groupPriority(priorities, ordered[j].name)
 		if pi != pj {
 			return pi > pj
 		}
@@ -349,11 +350,11 @@ func newAggregated(items []apidiscoveryv2.APIGroupDiscovery) *aggregatedDocs {
 
 // versionPriority and groupPriority order groups and versions as upstream's aggregator does
 // (its APIService priorities); unknown groups sort after the known ones, by name.
-func versionPriority(group, version string) int {
+func versionPriority(priorities map[schema.GroupVersion]priority, group, version string) int {
 	return priorities[schema.GroupVersion{Group: group, Version: version}].version
 }
 
-func groupPriority(group string) int {
+func groupPriority(priorities map[schema.GroupVersion]priority, group string) int {
 	best := 0
 	for gv, p := range priorities {
 		if gv.Group == group && p.group > best {
@@ -365,53 +366,55 @@ func groupPriority(group string) int {
 
 type priority struct{ group, version int }
 
-// priorities are upstream's built-in APIService priorities (kube-apiserver 1.33).
-var priorities = map[schema.GroupVersion]priority{
-	{Group: "", Version: "v1"}:                                   {18000, 1},
-	{Group: "apps", Version: "v1"}:                               {17800, 15},
-	{Group: "events.k8s.io", Version: "v1"}:                      {17750, 15},
-	{Group: "events.k8s.io", Version: "v1beta1"}:                 {17750, 5},
-	{Group: "authentication.k8s.io", Version: "v1"}:              {17700, 15},
-	{Group: "authentication.k8s.io", Version: "v1beta1"}:         {17700, 9},
-	{Group: "authentication.k8s.io", Version: "v1alpha1"}:        {17700, 1},
-	{Group: "authorization.k8s.io", Version: "v1"}:               {17600, 15},
-	{Group: "autoscaling", Version: "v2"}:                        {17500, 30},
-	{Group: "autoscaling", Version: "v1"}:                        {17500, 15},
-	{Group: "autoscaling", Version: "v2beta1"}:                   {17500, 9},
-	{Group: "autoscaling", Version: "v2beta2"}:                   {17500, 1},
-	{Group: "batch", Version: "v1"}:                              {17400, 15},
-	{Group: "batch", Version: "v1beta1"}:                         {17400, 9},
-	{Group: "certificates.k8s.io", Version: "v1"}:                {17300, 15},
-	{Group: "certificates.k8s.io", Version: "v1beta1"}:           {17300, 9},
-	{Group: "certificates.k8s.io", Version: "v1alpha1"}:          {17300, 1},
-	{Group: "networking.k8s.io", Version: "v1"}:                  {17200, 15},
-	{Group: "networking.k8s.io", Version: "v1beta1"}:             {17200, 9},
-	{Group: "policy", Version: "v1"}:                             {17100, 15},
-	{Group: "policy", Version: "v1beta1"}:                        {17100, 9},
-	{Group: "rbac.authorization.k8s.io", Version: "v1"}:          {17000, 15},
-	{Group: "storage.k8s.io", Version: "v1"}:                     {16800, 15},
-	{Group: "storage.k8s.io", Version: "v1beta1"}:                {16800, 9},
-	{Group: "storage.k8s.io", Version: "v1alpha1"}:               {16800, 1},
-	{Group: "apiextensions.k8s.io", Version: "v1"}:               {16700, 15},
-	{Group: "admissionregistration.k8s.io", Version: "v1"}:       {16700, 15},
-	{Group: "admissionregistration.k8s.io", Version: "v1beta1"}:  {16700, 12},
-	{Group: "admissionregistration.k8s.io", Version: "v1alpha1"}: {16700, 9},
-	{Group: "scheduling.k8s.io", Version: "v1"}:                  {16600, 15},
-	{Group: "coordination.k8s.io", Version: "v1"}:                {16500, 15},
-	{Group: "coordination.k8s.io", Version: "v1beta1"}:           {16500, 13},
-	{Group: "coordination.k8s.io", Version: "v1alpha2"}:          {16500, 12},
-	{Group: "node.k8s.io", Version: "v1"}:                        {16300, 15},
-	{Group: "node.k8s.io", Version: "v1beta1"}:                   {16300, 9},
-	{Group: "node.k8s.io", Version: "v1alpha1"}:                  {16300, 1},
-	{Group: "discovery.k8s.io", Version: "v1"}:                   {16200, 15},
-	{Group: "discovery.k8s.io", Version: "v1beta1"}:              {16200, 12},
-	{Group: "resource.k8s.io", Version: "v1beta2"}:               {16200, 15},
-	{Group: "resource.k8s.io", Version: "v1beta1"}:               {16200, 9},
-	{Group: "resource.k8s.io", Version: "v1alpha3"}:              {16200, 1},
-	{Group: "flowcontrol.apiserver.k8s.io", Version: "v1"}:       {16100, 21},
-	{Group: "flowcontrol.apiserver.k8s.io", Version: "v1beta3"}:  {16100, 18},
-	{Group: "internal.apiserver.k8s.io", Version: "v1alpha1"}:    {16000, 9},
-	{Group: "storagemigration.k8s.io", Version: "v1alpha1"}:      {15800, 9},
+// upstreamPriorities are upstream's built-in APIService priorities (kube-apiserver 1.33).
+func upstreamPriorities() map[schema.GroupVersion]priority {
+	return map[schema.GroupVersion]priority{
+		{Group: "", Version: "v1"}:                                   {18000, 1},
+		{Group: "apps", Version: "v1"}:                               {17800, 15},
+		{Group: "events.k8s.io", Version: "v1"}:                      {17750, 15},
+		{Group: "events.k8s.io", Version: "v1beta1"}:                 {17750, 5},
+		{Group: "authentication.k8s.io", Version: "v1"}:              {17700, 15},
+		{Group: "authentication.k8s.io", Version: "v1beta1"}:         {17700, 9},
+		{Group: "authentication.k8s.io", Version: "v1alpha1"}:        {17700, 1},
+		{Group: "authorization.k8s.io", Version: "v1"}:               {17600, 15},
+		{Group: "autoscaling", Version: "v2"}:                        {17500, 30},
+		{Group: "autoscaling", Version: "v1"}:                        {17500, 15},
+		{Group: "autoscaling", Version: "v2beta1"}:                   {17500, 9},
+		{Group: "autoscaling", Version: "v2beta2"}:                   {17500, 1},
+		{Group: "batch", Version: "v1"}:                              {17400, 15},
+		{Group: "batch", Version: "v1beta1"}:                         {17400, 9},
+		{Group: "certificates.k8s.io", Version: "v1"}:                {17300, 15},
+		{Group: "certificates.k8s.io", Version: "v1beta1"}:           {17300, 9},
+		{Group: "certificates.k8s.io", Version: "v1alpha1"}:          {17300, 1},
+		{Group: "networking.k8s.io", Version: "v1"}:                  {17200, 15},
+		{Group: "networking.k8s.io", Version: "v1beta1"}:             {17200, 9},
+		{Group: "policy", Version: "v1"}:                             {17100, 15},
+		{Group: "policy", Version: "v1beta1"}:                        {17100, 9},
+		{Group: "rbac.authorization.k8s.io", Version: "v1"}:          {17000, 15},
+		{Group: "storage.k8s.io", Version: "v1"}:                     {16800, 15},
+		{Group: "storage.k8s.io", Version: "v1beta1"}:                {16800, 9},
+		{Group: "storage.k8s.io", Version: "v1alpha1"}:               {16800, 1},
+		{Group: "apiextensions.k8s.io", Version: "v1"}:               {16700, 15},
+		{Group: "admissionregistration.k8s.io", Version: "v1"}:       {16700, 15},
+		{Group: "admissionregistration.k8s.io", Version: "v1beta1"}:  {16700, 12},
+		{Group: "admissionregistration.k8s.io", Version: "v1alpha1"}: {16700, 9},
+		{Group: "scheduling.k8s.io", Version: "v1"}:                  {16600, 15},
+		{Group: "coordination.k8s.io", Version: "v1"}:                {16500, 15},
+		{Group: "coordination.k8s.io", Version: "v1beta1"}:           {16500, 13},
+		{Group: "coordination.k8s.io", Version: "v1alpha2"}:          {16500, 12},
+		{Group: "node.k8s.io", Version: "v1"}:                        {16300, 15},
+		{Group: "node.k8s.io", Version: "v1beta1"}:                   {16300, 9},
+		{Group: "node.k8s.io", Version: "v1alpha1"}:                  {16300, 1},
+		{Group: "discovery.k8s.io", Version: "v1"}:                   {16200, 15},
+		{Group: "discovery.k8s.io", Version: "v1beta1"}:              {16200, 12},
+		{Group: "resource.k8s.io", Version: "v1beta2"}:               {16200, 15},
+		{Group: "resource.k8s.io", Version: "v1beta1"}:               {16200, 9},
+		{Group: "resource.k8s.io", Version: "v1alpha3"}:              {16200, 1},
+		{Group: "flowcontrol.apiserver.k8s.io", Version: "v1"}:       {16100, 21},
+		{Group: "flowcontrol.apiserver.k8s.io", Version: "v1beta3"}:  {16100, 18},
+		{Group: "internal.apiserver.k8s.io", Version: "v1alpha1"}:    {16000, 9},
+		{Group: "storagemigration.k8s.io", Version: "v1alpha1"}:      {15800, 9},
+	}
 }
 
 // Handles reports whether path is a discovery path served by d: /api, /apis and every served
