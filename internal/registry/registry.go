@@ -36,6 +36,14 @@ type Kind struct {
 	ShortNames []string
 	Categories []string // "all" for the kinds `kubectl get all` shows
 	Namespaced bool
+	// NameValidation checks metadata.name (prefix: when checking a generateName). nil: a DNS
+	// subdomain, as most kinds use.
+	NameValidation func(name string, prefix bool) []string
+	// ReturnDeletedObject: DELETE answers with the object (pods, services, namespaces) rather
+	// than a Status, as upstream.
+	ReturnDeletedObject bool
+	// CreateOnUpdate: PUT of a missing object creates it (endpoints, as upstream).
+	CreateOnUpdate bool
 	// Verbs the resource supports; nil means the full set
 	// (create delete deletecollection get list patch update watch).
 	Verbs []string

@@ -1,0 +1,98 @@
+// Command bosun is a Kubernetes in one binary: `bosun server` runs the control plane (and a
+// node agent), `bosun version` prints what it is. This file parses flags and dispatches; the
+// roles are assembled in internal/server and internal/agent.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/bosun-k8s/bosun/internal/server"
+	"github.com/bosun-k8s/bosun/internal/version"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "bosun",
+		Short:         "bosun: a Kubernetes in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(newServerCmd(), newVersionCmd())
+	return root
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	klog.SetSlogLogger(logger)
+	return logger
+}
+
+func newServerCmd() *cobra.Command {
+	var cfg server.Config
+	var etcdEndpoints, logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane (API server on embedded etcd, scheduler, controllers) and a local node agent",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Logger = newLogger(logLevel)
+			if etcdEndpoints != "" {
+				cfg.EtcdEndpoints = strings.Split(etcdEndpoints, ",")
+			}
+			srv, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				select {
+				case <-srv.Ready():
+					fmt.Fprintf(os.Stderr, "bosun is ready at %s\nUse it with:\n  export KUBECONFIG=%s\n  kubectl get nodes\n",
+						srv.URL(), srv.KubeconfigPath())
+				case <-ctx.Done():
+				}
+			}()
+			return srv.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir(), "directory holding etcd data, certificates and the admin kubeconfig")
+	f.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
+	f.IntVar(&cfg.HTTPSPort, "https-port", 6443, "port the API server listens on (HTTPS)")
+	f.StringVar(&etcdEndpoints, "etcd-endpoints", "", "comma-separated endpoints of an external etcd cluster (default: embedded etcd)")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent (kubelet, proxy) in this process")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod IP range")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "service ClusterIP range")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, args []string) {
+			v := version.Info()
+			fmt.Fprintf(cmd.OutOrStdout(), "bosun version %s (Kubernetes %s.%s, %s)\n", v.GitVersion, v.Major, v.Minor, v.GoVersion)
+		},
+	}
+}

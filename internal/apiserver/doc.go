@@ -1,0 +1,21 @@
+// Package apiserver serves the Kubernetes REST API over bosun's storage.
+//
+// It is generic: every resource is described by a registry.Kind and stored by a
+// storage.Resource, and the handlers here implement the verbs the way upstream's API server
+// does for any kind.
+//
+// A request flows through:
+//
+//	recoverPanics → authenticate (client certificate) → route (requestInfo) →
+//	  read:  get (etcd) | list, watch (watch cache, bytes copied, Tables from cached cells)
+//	  write: decode (JSON/YAML/protobuf, strict per fieldValidation) → generic prepare
+//	         (uid, timestamps, generation, status rules) → Kind hooks (prepare, default,
+//	         validate) → admission (namespace exists and is not terminating) → storage
+//
+// Responses are chosen by the Accept header: JSON, YAML, a meta.k8s.io Table (what kubectl get
+// asks for), or PartialObjectMetadata (metadata informers). Errors are metav1.Status objects
+// built with k8s.io/apimachinery/pkg/api/errors, worded as upstream.
+//
+// Subresources: status (only status changes), scale (autoscaling/v1 Scale), pods/binding (the
+// scheduler's), namespaces/finalize (the namespace controller's).
+package apiserver

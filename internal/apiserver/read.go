@@ -1,0 +1,491 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/bosun-k8s/bosun/internal/registry"
+	"github.com/bosun-k8s/bosun/internal/storage"
+)
+
+// kindVerbs is the default verb set of a resource.
+var kindVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+
+func supportsVerb(k *registry.Kind, verb string) bool {
+	verbs := k.Verbs
+	if verbs == nil {
+		verbs = kindVerbs
+	}
+	for _, v := range verbs {
+		if v == verb {
+			return true
+		}
+	}
+	return false
+}
+
+// serveResource handles every /api and /apis resource request.
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	k, ok := s.reg.Lookup(ri.GroupVersion.WithResource(ri.Resource))
+	if !ok {
+		writeError(w, notFoundResource())
+		return
+	}
+	if !k.Namespaced && ri.Namespace != "" {
+		writeError(w, notFoundResource())
+		return
+	}
+	out, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		writeError(w, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
+			fmt.Sprintf("only the following media types are accepted: %s", "application/json, application/yaml, application/json;as=Table;g=meta.k8s.io;v=v1"), 0, false))
+		return
+	}
+	gr := schema.GroupResource{Group: k.GVK.Group, Resource: k.Resource}
+	if ri.Subresource != "" {
+		s.serveSubresource(w, r, ri, k, out)
+		return
+	}
+	if !supportsVerb(k, ri.Verb) {
+		writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
+		return
+	}
+	switch ri.Verb {
+	case "get":
+		s.get(w, r, ri, k, out)
+	case "list":
+		s.list(w, r, ri, k, out)
+	case "watch":
+		s.watch(w, r, ri, k, out)
+	case "create":
+		s.create(w, r, ri, k, out)
+	case "update":
+		s.update(w, r, ri, k, out)
+	case "patch":
+		s.patch(w, r, ri, k, out)
+	case "delete":
+		s.delete(w, r, ri, k, out)
+	case "deletecollection":
+		s.deleteCollection(w, r, ri, k, out)
+	default:
+		writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
+	}
+}
+
+func notFoundResource() error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+		Message: "the server could not find the requested resource",
+		Details: &metav1.StatusDetails{},
+	}}
+}
+
+// get answers GET of one object, read linearizably from etcd.
+func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
+	obj, err := s.res[k].Get(r.Context(), ri.Namespace, ri.Name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeObject(w, out, http.StatusOK, k, obj)
+}
+
+// writeObject writes one typed object in the negotiated form.
+func (s *Server) writeObject(w http.ResponseWriter, out output, code int, k *registry.Kind, obj runtime.Object) {
+	switch out.kind {
+	case outTable:
+		t, err := s.tableForObject(k, obj, out)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeBytes(w, out, code, t)
+	case outMetadata:
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		pom := metav1.PartialObjectMetadata{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"},
+			ObjectMeta: *m.(*metav1.ObjectMeta),
+		}
+		writeJSON(w, out, code, &pom)
+	default:
+		body, err := encodeObject(obj, k.GVK)
+		if err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		writeBytes(w, out, code, body)
+	}
+}
+
+// listParams are the query parameters of list and watch.
+type listParams struct {
+	label         labels.Selector
+	field         fields.Selector
+	rv            string
+	rvMatch       string
+	limit         int64
+	cont          string
+	timeout       time.Duration
+	bookmarks     bool
+	sendInitial   *bool
+	includeObject string
+}
+
+func (s *Server) parseListParams(r *http.Request, k *registry.Kind, ri requestInfo) (listParams, error) {
+	q := r.URL.Query()
+	p := listParams{label: labels.Everything(), field: fields.Everything()}
+	if v := q.Get("labelSelector"); v != "" {
+		sel, err := labels.Parse(v)
+		if err != nil {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		}
+		p.label = sel
+	}
+	if v := q.Get("fieldSelector"); v != "" {
+		sel, err := fields.ParseSelector(v)
+		if err != nil {
+			return p, apierrors.NewBadRequest(err.Error())
+		}
+		supported := s.selectableFields(k)
+		for _, req := range sel.Requirements() {
+			if !supported[req.Field] {
+				return p, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+		}
+		p.field = sel
+	}
+	if ri.Name != "" { // watch of one object
+		p.field = fields.AndSelectors(p.field, fields.OneTermEqualSelector("metadata.name", ri.Name))
+	}
+	p.rv = q.Get("resourceVersion")
+	p.rvMatch = q.Get("resourceVersionMatch")
+	switch p.rvMatch {
+	case "", string(metav1.ResourceVersionMatchNotOlderThan), string(metav1.ResourceVersionMatchExact):
+	default:
+		return p, apierrors.NewBadRequest(fmt.Sprintf("resourceVersionMatch: Unsupported value: %q: supported values: \"Exact\", \"NotOlderThan\"", p.rvMatch))
+	}
+	if p.rv != "" {
+		if _, err := strconv.ParseUint(p.rv, 10, 64); err != nil {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %s", p.rv))
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("limit: Invalid value: %q", v))
+		}
+		p.limit = n
+	}
+	p.cont = q.Get("continue")
+	if v := q.Get("timeoutSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("timeoutSeconds: Invalid value: %q", v))
+		}
+		p.timeout = time.Duration(n) * time.Second
+	}
+	p.bookmarks = q.Get("allowWatchBookmarks") == "true"
+	if v := q.Get("sendInitialEvents"); v != "" {
+		b := v == "true"
+		p.sendInitial = &b
+	}
+	p.includeObject = q.Get("includeObject")
+	return p, nil
+}
+
+// selectableFields lists the field labels a kind supports in field selectors.
+func (s *Server) selectableFields(k *registry.Kind) map[string]bool {
+	if v, ok := s.fieldsOnce.Load(k); ok {
+		return v.(map[string]bool)
+	}
+	m := map[string]bool{"metadata.name": true, "metadata.namespace": true}
+	if k.Fields != nil {
+		func() {
+			defer func() { _ = recover() }()
+			for f := range k.Fields(k.New()) {
+				m[f] = true
+			}
+		}()
+	}
+	s.fieldsOnce.Store(k, m)
+	return m
+}
+
+// list answers a collection GET from the watch cache, copying each object's cached bytes.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
+	p, err := s.parseListParams(r, k, ri)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := s.res[k].List(r.Context(), storage.ListOptions{
+		Namespace: ri.Namespace, Label: p.label, Field: p.field,
+		ResourceVersion: p.rv, ResourceVersionMatch: p.rvMatch, Limit: p.limit, Continue: p.cont,
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var buf bytes.Buffer
+	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.ResourceVersion, 10),
+		Continue: res.Continue, RemainingItemCount: res.RemainingItemCount}
+	lm, _ := json.Marshal(listMeta)
+	switch out.kind {
+	case outTable:
+		s.writeTable(&buf, k, res.Entries, lm, out, p.includeObject, true)
+	case outMetadata:
+		buf.WriteString(`{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":`)
+		buf.Write(lm)
+		buf.WriteString(`,"items":[`)
+		for i, e := range res.Entries {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(e.Meta)
+		}
+		buf.WriteString("]}")
+	default:
+		apiVersion := k.GVK.GroupVersion().String()
+		buf.Grow(len(res.Entries) * 2048)
+		fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":`, k.GVK.Kind+"List", apiVersion)
+		buf.Write(lm)
+		buf.WriteString(`,"items":[`)
+		for i, e := range res.Entries {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(e.JSON)
+		}
+		buf.WriteString("]}")
+	}
+	writeBytes(w, out, http.StatusOK, buf.Bytes())
+}
+
+// writeTable renders entries as a meta.k8s.io Table.
+func (s *Server) writeTable(buf *bytes.Buffer, k *registry.Kind, entries []*storage.Entry, listMeta []byte,
+	out output, includeObject string, headers bool) {
+	now := time.Now()
+	fmt.Fprintf(buf, `{"kind":"Table","apiVersion":"meta.k8s.io/%s","metadata":`, out.tableVersion)
+	buf.Write(listMeta)
+	if headers {
+		cols, _ := json.Marshal(tableColumns(k))
+		buf.WriteString(`,"columnDefinitions":`)
+		buf.Write(cols)
+	} else {
+		buf.WriteString(`,"columnDefinitions":null`)
+	}
+	buf.WriteString(`,"rows":[`)
+	for i, e := range entries {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"cells":`)
+		writeCells(buf, e.Name, e.Created, e.Cells, k, now)
+		switch includeObject {
+		case "None":
+		case "Object":
+			buf.WriteString(`,"object":`)
+			buf.Write(e.JSON)
+		default:
+			buf.WriteString(`,"object":`)
+			buf.Write(e.Meta)
+		}
+		buf.WriteByte('}')
+	}
+	buf.WriteString("]}")
+}
+
+// tableColumns returns NAME followed by the kind's columns (or AGE).
+func tableColumns(k *registry.Kind) []metav1.TableColumnDefinition {
+	name := metav1.TableColumnDefinition{Name: "Name", Type: "string", Format: "name",
+		Description: "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"}
+	cols := []metav1.TableColumnDefinition{name}
+	if k.Columns == nil || k.Row == nil {
+		return append(cols, registry.AgeColumn)
+	}
+	return append(cols, k.Columns...)
+}
+
+// writeCells writes the JSON array of a row's cells, rendering Since cells against now.
+func writeCells(buf *bytes.Buffer, name string, created time.Time, cells []interface{}, k *registry.Kind, now time.Time) {
+	buf.WriteByte('[')
+	nb, _ := json.Marshal(name)
+	buf.Write(nb)
+	if k.Columns == nil || k.Row == nil {
+		buf.WriteByte(',')
+		writeCell(buf, registry.Since(created), now)
+	} else {
+		for _, c := range cells {
+			buf.WriteByte(',')
+			writeCell(buf, c, now)
+		}
+	}
+	buf.WriteByte(']')
+}
+
+func writeCell(buf *bytes.Buffer, c interface{}, now time.Time) {
+	switch v := c.(type) {
+	case registry.Since:
+		t := time.Time(v)
+		s := "<unknown>"
+		if !t.IsZero() {
+			s = duration.HumanDuration(now.Sub(t))
+		}
+		b, _ := json.Marshal(s)
+		buf.Write(b)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			buf.WriteString(`""`)
+			return
+		}
+		buf.Write(b)
+	}
+}
+
+// tableForObject renders one object as a Table.
+func (s *Server) tableForObject(k *registry.Kind, obj runtime.Object, out output) ([]byte, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	full, err := encodeObject(obj, k.GVK)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	pom := metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"},
+		ObjectMeta: *m.(*metav1.ObjectMeta),
+	}
+	metaJSON, _ := json.Marshal(&pom)
+	e := &storage.Entry{Namespace: m.GetNamespace(), Name: m.GetName(), Created: m.GetCreationTimestamp().Time,
+		JSON: full, Meta: metaJSON}
+	if k.Row != nil {
+		e.Cells = k.Row(obj)
+	}
+	lm, _ := json.Marshal(metav1.ListMeta{ResourceVersion: m.GetResourceVersion()})
+	var buf bytes.Buffer
+	s.writeTable(&buf, k, []*storage.Entry{e}, lm, out, "", true)
+	return buf.Bytes(), nil
+}
+
+// watch streams events as newline-separated JSON watch events until the timeout, the client
+// leaving, or the store closing the watch.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
+	p, err := s.parseListParams(r, k, ri)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	timeout := p.timeout
+	if timeout == 0 {
+		min := s.cfg.MinWatchTimeout
+		timeout = min + time.Duration(rand.Int64N(int64(min)))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	events, err := s.res[k].Watch(ctx, storage.WatchOptions{
+		Namespace: ri.Namespace, Label: p.label, Field: p.field, ResourceVersion: p.rv,
+		AllowBookmarks: p.bookmarks, SendInitialEvents: p.sendInitial,
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", out.contentType())
+	w.Header().Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	var buf bytes.Buffer
+	first := true
+	for {
+		var ev storage.Event
+		var open bool
+		select {
+		case ev, open = <-events:
+		case <-ctx.Done():
+			return
+		}
+		if !open {
+			return
+		}
+		buf.Reset()
+		if err := s.encodeEvent(&buf, k, ev, out, p.includeObject, first); err != nil {
+			s.log.Error("encode watch event", "err", err)
+			return
+		}
+		if ev.Type != watch.Bookmark {
+			first = false
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return
+		}
+		if len(events) == 0 {
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+		if ev.Type == watch.Error {
+			return
+		}
+	}
+}
+
+func (s *Server) encodeEvent(buf *bytes.Buffer, k *registry.Kind, ev storage.Event, out output, includeObject string, first bool) error {
+	fmt.Fprintf(buf, `{"type":%q,"object":`, ev.Type)
+	switch {
+	case ev.Type == watch.Error:
+		st := statusOf(ev.Status)
+		b, _ := json.Marshal(st)
+		buf.Write(b)
+	case ev.Type == watch.Bookmark:
+		rv := strconv.FormatInt(ev.Entry.RV, 10)
+		switch out.kind {
+		case outMetadata:
+			fmt.Fprintf(buf, `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":%q,"creationTimestamp":null}}`, rv)
+		default:
+			fmt.Fprintf(buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q,"creationTimestamp":null}}`,
+				k.GVK.Kind, k.GVK.GroupVersion().String(), rv)
+		}
+	default:
+		switch out.kind {
+		case outTable:
+			lm, _ := json.Marshal(metav1.ListMeta{ResourceVersion: strconv.FormatInt(ev.Entry.RV, 10)})
+			s.writeTable(buf, k, []*storage.Entry{ev.Entry}, lm, out, includeObject, first)
+		case outMetadata:
+			buf.Write(ev.Entry.Meta)
+		default:
+			buf.Write(ev.Entry.JSON)
+		}
+	}
+	buf.WriteString("}\n")
+	if out.yaml {
+		return errors.New("yaml watch is not supported")
+	}
+	return nil
+}
+
+var _ = strings.TrimSpace
