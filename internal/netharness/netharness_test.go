@@ -1,0 +1,113 @@
+package netharness
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestNamespaceIsClosed(t *testing.T) {
+	ns := New(t)
+	ctx := context.Background()
+	links, err := ns.Output(ctx, "ip", "-o", "link", "show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(links), "\n") {
+		f := strings.Fields(l)
+		names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "bh0,bh1,lo" {
+		t.Errorf("links = %v, want lo, bh0, bh1", names)
+	}
+	route, err := ns.Output(ctx, "ip", "route", "show", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(route, "via 192.0.2.2 dev bh0") {
+		t.Errorf("default route = %q", route)
+	}
+	// An off-machine destination ends in the blackhole: the attempt
+	// times out (ARP gets no answer) rather than connecting anywhere.
+	err = ns.Do(func() error {
+		_, err := net.DialTimeout("tcp", "10.43.0.1:443", time.Second)
+		return err
+	})
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("dial from the harness = %v, want a timeout", err)
+	}
+	// Eventually the kernel gives up on ARP and says so.
+	err = ns.Do(func() error {
+		_, err := net.DialTimeout("tcp", "10.43.0.1:443", 60*time.Second)
+		return err
+	})
+	if !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Errorf("dial from the harness = %v, want no route to host", err)
+	}
+}
+
+func TestDoRestoresNamespace(t *testing.T) {
+	before, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := New(t)
+	var inside string
+	if err := ns.Do(func() error {
+		inside, err = os.Readlink("/proc/thread-self/ns/net")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Readlink("/proc/thread-self/ns/net")
+	if inside == before || after != before {
+		t.Errorf("before %s inside %s after %s", before, inside, after)
+	}
+}
+
+func TestPodReachesNode(t *testing.T) {
+	ns := New(t)
+	subnet := netip.MustParsePrefix("10.42.0.0/24")
+	p1 := ns.AddPod(t, subnet, netip.MustParseAddr("10.42.0.5"))
+	p2 := ns.AddPod(t, subnet, netip.MustParseAddr("10.42.0.6"))
+	var ln net.Listener
+	if err := p2.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "10.42.0.6:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Write([]byte("hi"))
+			c.Close()
+		}
+	}()
+	var got []byte
+	err := p1.Do(func() error {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 30*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		got = make([]byte, 2)
+		_, err = c.Read(got)
+		return err
+	})
+	if err != nil || string(got) != "hi" {
+		t.Fatalf("pod to pod: %q %v", got, err)
+	}
+}
