@@ -258,8 +258,9 @@ func (s *Store) Run(ctx context.Context) error {
 	go s.bookmarkLoop(ctx)
 	defer s.closeAllWatchers()
 
-	w := clientv3.NewWatcher(s.client)
-	defer w.Close()
+	// The client's own Watcher: an in-process client (embedded etcd) has no connection to
+	// build another one on.
+	w := s.client.Watcher
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	s.watchMu.Lock()
