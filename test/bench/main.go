@@ -1,0 +1,253 @@
+// Command bench measures bosun's figures and prints one per line as "name: value unit".
+// It starts the built binary (-bin) on a temporary data dir and a free port, and sends load
+// only to that server on this machine.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/bosun", "bosun binary")
+	pods := flag.Int("pods", 10000, "pods to create")
+	workers := flag.Int("workers", 16, "client workers creating pods")
+	starts := flag.Int("starts", 5, "server starts to time")
+	flag.Parse()
+	if err := run(*bin, *pods, *workers, *starts); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	dir  string
+	port int
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start(bin, dir string) (*server, time.Duration, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--bind-address", "127.0.0.1",
+		"--https-port", strconv.Itoa(port), "--disable-agent", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	s := &server{cmd: cmd, dir: dir, port: port}
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for time.Since(t0) < 60*time.Second {
+		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, time.Since(t0), nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.stop()
+	return nil, 0, fmt.Errorf("server not ready after 60s")
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (s *server) rssMB() float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[int(float64(len(d)-1)*p)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func run(bin string, nPods, workers, starts int) error {
+	root, err := os.MkdirTemp("", "bosun-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+
+	// Start-up: fresh data dirs, then a restart on an existing one.
+	var fresh []time.Duration
+	for i := 0; i < starts; i++ {
+		s, d, err := start(bin, filepath.Join(root, fmt.Sprintf("start%d", i)))
+		if err != nil {
+			return err
+		}
+		fresh = append(fresh, d)
+		s.stop()
+	}
+	fmt.Printf("server start to /readyz (fresh data dir, median of %d): %s\n", starts, ms(percentile(fresh, 0.5)))
+	var again []time.Duration
+	for i := 0; i < starts; i++ {
+		s, d, err := start(bin, filepath.Join(root, "start0"))
+		if err != nil {
+			return err
+		}
+		again = append(again, d)
+		s.stop()
+	}
+	fmt.Printf("server start to /readyz (existing data dir, median of %d): %s\n", starts, ms(percentile(again, 0.5)))
+
+	s, _, err := start(bin, filepath.Join(root, "load"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	fmt.Printf("server RSS idle: %.0f MB\n", s.rssMB())
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 100000, 100000
+	client := kubernetes.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+
+	lat := make([]time.Duration, nPods)
+	var wg sync.WaitGroup
+	next := make(chan int, nPods)
+	for i := 0; i < nPods; i++ {
+		next <- i
+	}
+	close(next)
+	var firstErr error
+	var errMu sync.Mutex
+	t0 := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				p := benchPod(i)
+				st := time.Now()
+				_, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+				lat[i] = time.Since(st)
+				if err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := time.Since(t0)
+	if firstErr != nil {
+		return fmt.Errorf("create: %w", firstErr)
+	}
+	fmt.Printf("pod creates/s (%d pods, %d workers): %.0f\n", nPods, workers, float64(nPods)/total.Seconds())
+	fmt.Printf("pod create latency p50: %s\n", ms(percentile(lat, 0.5)))
+	fmt.Printf("pod create latency p99: %s\n", ms(percentile(lat, 0.99)))
+
+	for _, form := range []struct{ name, accept string }{
+		{"JSON", "application/json"},
+		{"Table", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
+	} {
+		var ds []time.Duration
+		var size int
+		for i := 0; i < 5; i++ {
+			d, n, err := timedList(cfg, form.accept)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, d)
+			size = n
+		}
+		fmt.Printf("list %d pods as %s (median of 5, %.1f MB): %s\n", nPods, form.name, float64(size)/1e6, ms(percentile(ds, 0.5)))
+	}
+	fmt.Printf("server RSS with %d pods: %.0f MB\n", nPods, s.rssMB())
+	return nil
+}
+
+func timedList(cfg *rest.Config, accept string) (time.Duration, int, error) {
+	tr, err := rest.TransportFor(cfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	hc := &http.Client{Transport: tr}
+	req, _ := http.NewRequest("GET", cfg.Host+"/api/v1/namespaces/default/pods", nil)
+	req.Header.Set("Accept", accept)
+	t0 := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		return 0, 0, fmt.Errorf("list: %d %v", resp.StatusCode, err)
+	}
+	return time.Since(t0), int(n), nil
+}
+
+func benchPod(i int) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%05d", i), Labels: map[string]string{"app": "bench", "shard": strconv.Itoa(i % 10)}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "hello", Image: "bosun.local/hello:v1",
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+		}}},
+	}
+}
