@@ -47,6 +47,9 @@ type Config struct {
 	DialTimeout time.Duration
 	// HealthTimeout bounds Healthy. Default 2 s.
 	HealthTimeout time.Duration
+	// TickMs is embedded etcd's raft tick (heartbeat); the election timeout is ten ticks.
+	// Default 10 ms, which suits a single member.
+	TickMs time.Duration
 }
 
 // Etcd runs (or connects to) etcd and hands out the client.
@@ -69,6 +72,9 @@ func New(cfg Config) (*Etcd, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.TickMs < time.Millisecond {
+		cfg.TickMs = 10 * time.Millisecond
 	}
 	if cfg.HealthTimeout <= 0 {
 		cfg.HealthTimeout = 2 * time.Second
@@ -173,6 +179,9 @@ func (e *Etcd) runEmbedded(ctx context.Context) error {
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("etcd: data dir: %w", err)
 	}
+	if err := os.Chmod(e.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("etcd: data dir: %w", err)
+	}
 	cfg := embed.NewConfig()
 	cfg.Name = "bosun"
 	cfg.Dir = e.cfg.DataDir
@@ -192,6 +201,11 @@ func (e *Etcd) runEmbedded(ctx context.Context) error {
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.InitialClusterToken = "bosun"
+	// A single member elects itself: short ticks make that (and so start-up) take tens of
+	// milliseconds instead of up to a second. Members of a multi-server cluster on a loaded
+	// machine would want etcd's defaults (100 ms / 1 s); see Config.TickMs.
+	cfg.TickMs = uint(e.cfg.TickMs / time.Millisecond)
+	cfg.ElectionMs = 10 * cfg.TickMs
 	cfg.SnapshotCount = 10000
 	cfg.QuotaBackendBytes = 8 << 30
 	cfg.AutoCompactionMode = "periodic"

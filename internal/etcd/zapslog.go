@@ -34,7 +34,19 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 	return ce
 }
 
+// quiet lists warnings embedded etcd always gives in bosun's set-up; they are logged at debug.
+var quiet = map[string]bool{
+	"Running http and grpc server on single port. This is not recommended for production.": true,
+	"simple token is not cryptographically signed":                                         true,
+	"stopping insecure grpc server due to error":                                           true,
+	"stopped insecure grpc server due to error":                                            true,
+}
+
 func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
+	if quiet[e.Message] {
+		c.log.Debug(e.Message)
+		return nil
+	}
 	lvl := slog.LevelInfo
 	switch {
 	case e.Level >= zapcore.ErrorLevel:
