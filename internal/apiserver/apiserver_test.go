@@ -224,7 +224,7 @@ func TestBadInput(t *testing.T) {
 		{"body too large", "POST", base, "application/json", bytes.Repeat([]byte("a"), 3*1024*1024+10), 413},
 		{"unknown resource", "GET", s.URL + "/api/v1/namespaces/default/widgets", "", nil, 404},
 		{"unknown group", "GET", s.URL + "/apis/nothing.example/v1/things", "", nil, 404},
-		{"unsupported verb", "POST", base + "/some-name", "application/json", []byte(`{}`), 404},
+		{"unsupported verb", "POST", base + "/some-name", "application/json", []byte(`{}`), 405},
 		{"wrong kind", "POST", base, "application/json", []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}`), 400},
 		{"strict unknown field", "POST", base + "?fieldValidation=Strict", "application/json",
 			[]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"bogus":1}`), 400},

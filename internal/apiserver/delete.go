@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bosun-k8s/bosun/internal/registry"
 	"github.com/bosun-k8s/bosun/internal/storage"
@@ -26,16 +27,25 @@ const (
 	finalizerForeground = metav1.FinalizerDeleteDependents
 )
 
-// deleteOptions reads DeleteOptions from the body (if any) and the query.
-func deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.DeleteOptions, error) {
+// deleteOptions reads DeleteOptions from the body (JSON, YAML or protobuf, if any) and the query.
+func (s *Server) deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.DeleteOptions, error) {
 	opts := &metav1.DeleteOptions{}
 	body, err := readBody(w, r)
 	if err != nil {
 		return nil, err
 	}
 	if len(body) > 0 {
-		if err := json.Unmarshal(body, opts); err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid DeleteOptions: %v", err))
+		var derr error
+		switch patchContentType(r) {
+		case "application/vnd.kubernetes.protobuf":
+			_, _, derr = s.protoSer.Decode(body, nil, opts)
+		case "application/yaml":
+			derr = yaml.Unmarshal(body, opts)
+		default:
+			derr = json.Unmarshal(body, opts)
+		}
+		if derr != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid DeleteOptions: %v", derr))
 		}
 	}
 	q := r.URL.Query()
@@ -81,7 +91,7 @@ func deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.DeleteOption
 
 // delete handles DELETE of one object.
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
-	opts, err := deleteOptions(w, r)
+	opts, err := s.deleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -284,7 +294,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri req
 		writeError(w, err)
 		return
 	}
-	opts, err := deleteOptions(w, r)
+	opts, err := s.deleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return

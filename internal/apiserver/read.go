@@ -64,7 +64,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		s.serveSubresource(w, r, ri, k, out)
 		return
 	}
-	if !supportsVerb(k, ri.Verb) {
+	if !supportsVerb(k, ri.Verb) || (ri.Verb == "create" && ri.Name != "") {
 		writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
 		return
 	}
