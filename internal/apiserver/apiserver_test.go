@@ -35,7 +35,7 @@ func ctx(t *testing.T) context.Context {
 func testPod(name string, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "bosun.local/hello:v1"}}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "bosun.local/hello:v1"}}},
 	}
 }
 
@@ -290,13 +290,13 @@ func TestSelectorsAndPagination(t *testing.T) {
 		return len(l.Items)
 	}
 	for sel, want := range map[string]int{
-		"environment=production":                       3,
-		"environment=production,tier=frontend":         1,
-		"environment in (production, qa)":              6,
-		"tier notin (frontend, backend)":               3,
-		"environment":                                  9,
-		"!environment":                                 0,
-		"environment!=dev":                             6,
+		"environment=production":                      3,
+		"environment=production,tier=frontend":        1,
+		"environment in (production, qa)":             6,
+		"tier notin (frontend, backend)":              3,
+		"environment":                                 9,
+		"!environment":                                0,
+		"environment!=dev":                            6,
 		"environment in (production),tier in (cache)": 1,
 	} {
 		if got := count(metav1.ListOptions{LabelSelector: sel}); got != want {
