@@ -8,13 +8,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clienttesting "k8s.io/client-go/testing"
 )
 
 // GenerateNameReactor makes a fake clientset honour metadata.generateName on
-// create (the fake object tracker does not), numbering names from 0.
+// create (the fake object tracker does not), numbering names from 0, and
+// gives every created object a UID as a real API server does.
 func GenerateNameReactor() clienttesting.ReactionFunc {
-	var n atomic.Int64
+	var n, uids atomic.Int64
 	return func(action clienttesting.Action) (bool, runtime.Object, error) {
 		create, ok := action.(clienttesting.CreateAction)
 		if !ok {
@@ -26,6 +28,9 @@ func GenerateNameReactor() clienttesting.ReactionFunc {
 		}
 		if obj.GetName() == "" && obj.GetGenerateName() != "" {
 			obj.SetName(fmt.Sprintf("%s%05d", obj.GetGenerateName(), n.Add(1)-1))
+		}
+		if obj.GetUID() == "" {
+			obj.SetUID(types.UID(fmt.Sprintf("uid-%s-%s-%d", obj.GetNamespace(), obj.GetName(), uids.Add(1))))
 		}
 		return false, nil, nil
 	}
@@ -76,4 +81,3 @@ func FilterActions(actions []clienttesting.Action) []string {
 	}
 	return out
 }
-

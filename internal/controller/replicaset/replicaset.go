@@ -523,3 +523,10 @@ func equality(a, b appsv1.ReplicaSetStatus) bool {
 		a.ReadyReplicas == b.ReadyReplicas && a.AvailableReplicas == b.AvailableReplicas &&
 		a.ObservedGeneration == b.ObservedGeneration && reflect.DeepEqual(a.Conditions, b.Conditions)
 }
+
+// SyncForTest runs one sync of key as if every earlier write had been
+// observed. Simulations that load informer caches directly use it.
+func (c *Controller) SyncForTest(ctx context.Context, key string) error {
+	c.expectations.Delete(key)
+	return c.sync(ctx, key)
+}
