@@ -37,6 +37,9 @@ type ResourceConfig struct {
 	Fields func(obj runtime.Object) fields.Set
 	// Row returns the object's table cells (see registry.Kind.Row); nil: no cells.
 	Row func(obj runtime.Object) []interface{}
+	// TTL, if set, returns how long an object lives after its last write (0: forever); the
+	// store attaches an etcd lease, as upstream does for Events (1 h).
+	TTL func(obj runtime.Object) time.Duration
 }
 
 // Entry is one stored version of one object as the cache keeps it. Entries are immutable once

@@ -68,6 +68,8 @@ type Store struct {
 	watcher      clientv3.Watcher
 	watchCtx     context.Context
 	lastProgress atomic.Int64 // unix nanos of the last RequestProgress
+
+	leases leases
 }
 
 // New validates cfg and fills defaults. It starts nothing.

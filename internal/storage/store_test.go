@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -666,5 +667,71 @@ func TestExternalEtcd(t *testing.T) {
 	resp, err := embedded.Client().Get(ctx, "/registry/core/pods/ns/a")
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("key in etcd: %v %v", err, resp)
+	}
+}
+
+func TestGetEntry(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, nil)
+	created := mustCreate(t, s.pods, pod("ns", "a", nil, "n1"))
+	e, err := s.pods.GetEntry(ctx, "ns", "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strconv.FormatInt(e.RV, 10) != rvOf(t, created) || e.Fields["spec.nodeName"] != "n1" {
+		t.Fatalf("entry rv %d fields %v", e.RV, e.Fields)
+	}
+	if _, err := s.pods.GetEntry(ctx, "ns", "b", ""); !apierrors.IsNotFound(err) {
+		t.Fatalf("missing: %v, want NotFound", err)
+	}
+	if _, err := s.pods.GetEntry(ctx, "ns", "a", rvOf(t, created)); err != nil {
+		t.Fatalf("at its own rv: %v", err)
+	}
+}
+
+func TestTTL(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := startEtcd(t, t.TempDir())
+	s, err := New(Config{Client: e.Client(), Scheme: scheme.Scheme, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := configMapConfig()
+	rc.TTL = func(obj runtime.Object) time.Duration {
+		if obj.(*corev1.ConfigMap).Name == "short" {
+			return time.Second
+		}
+		return 0
+	}
+	cms, err := s.Register(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	<-s.Ready()
+	ch, err := cms.Watch(ctx, WatchOptions{ResourceVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, cms, cm("ns", "short"))
+	mustCreate(t, cms, cm("ns", "long"))
+	seen := map[string]bool{}
+	for !seen["DELETED ns/short"] {
+		ev := next(t, ch)
+		seen[string(ev.Type)+" "+ev.Entry.Namespace+"/"+ev.Entry.Name] = true
+	}
+	if seen["DELETED ns/long"] {
+		t.Fatal("object without TTL expired")
+	}
+	if _, err := cms.Get(ctx, "ns", "long"); err != nil {
+		t.Fatal(err)
 	}
 }

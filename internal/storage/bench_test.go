@@ -1,0 +1,175 @@
+package storage
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// benchPod is a "simple pod" as the yardsticks use: one container, a few labels.
+func benchPod(name string) *corev1.Pod {
+	p := pod("bench", name, map[string]string{"app": "bench", "tier": "web"}, "")
+	p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}
+	p.CreationTimestamp = metav1.Now()
+	return p
+}
+
+// BenchmarkCreate creates pods from 16 goroutines and reports creates/s and latency.
+func BenchmarkCreate(b *testing.B) {
+	s := newTestStore(b, nil)
+	ctx := context.Background()
+	var n atomic.Int64
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := n.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				if _, err := s.pods.Create(ctx, benchPod("p"+strconv.FormatInt(i, 10))); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "creates/s")
+	p50, p99 := percentiles(lat)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sortDurations(s)
+	return s[len(s)/2], s[len(s)*99/100]
+}
+
+// fill creates n pods through 16 workers and waits until the cache holds them.
+func fill(b *testing.B, s *testStore, n int) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				if _, err := s.pods.Create(ctx, benchPod("p"+strconv.FormatInt(i, 10))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := s.pods.List(ctx, ListOptions{Limit: 1}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkList10k lists 10,000 pods from the cache (consistent read, as kubectl does) and
+// reports the bytes of JSON a server would copy out, plus the heap the cache takes.
+func BenchmarkList10k(b *testing.B) {
+	s := newTestStore(b, nil)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fill(b, s, 10000)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	heapMB := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+	ctx := context.Background()
+	b.ResetTimer()
+	var bytes int
+	for i := 0; i < b.N; i++ {
+		res, err := s.pods.List(ctx, ListOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Entries) != 10000 {
+			b.Fatalf("%d entries", len(res.Entries))
+		}
+		bytes = 0
+		for _, e := range res.Entries {
+			bytes += len(e.JSON)
+		}
+	}
+	b.ReportMetric(float64(bytes)/(1<<20), "json-MB")
+	b.ReportMetric(heapMB, "heap-MB")
+}
+
+// BenchmarkListSelector10k lists the pods of one node out of 10,000 (what a kubelet asks).
+func BenchmarkListSelector10k(b *testing.B) {
+	s := newTestStore(b, nil)
+	fill(b, s, 10000)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := s.pods.List(ctx, ListOptions{ResourceVersion: "0", Label: mustSelectorB(b, "app=bench,tier=db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Entries) != 0 {
+			b.Fatal("unexpected entries")
+		}
+	}
+}
+
+func sortDurations(s []time.Duration) { slices.Sort(s) }
+
+func mustSelectorB(b *testing.B, s string) labels.Selector {
+	sel, err := labels.Parse(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sel
+}
+
+// BenchmarkBuildEntry measures what ingest pays per stored version of a pod: decode protobuf,
+// encode JSON and metadata JSON, labels, fields and cells.
+func BenchmarkBuildEntry(b *testing.B) {
+	s := &Store{codec: newCodec(scheme.Scheme)}
+	r := newResource(s, podConfig(), "/registry/core/pods/")
+	data, err := r.encode(benchPod("p"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.build("bench/p", data, int64(i+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
