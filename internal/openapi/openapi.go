@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"sort"
 	"strconv"
@@ -319,14 +318,16 @@ func negotiateV2(accept string) (string, bool) {
 	}
 	best, bestQ := "", 0.0
 	for _, part := range strings.Split(accept, ",") {
-		base, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
+		// The protobuf type's "@" is no valid MIME token, so parse by hand.
+		fields := strings.Split(part, ";")
+		base := strings.ToLower(strings.TrimSpace(fields[0]))
 		q := 1.0
-		if v, ok := params["q"]; ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
+		for _, f := range fields[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
+			if strings.TrimSpace(k) == "q" {
+				if x, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = x
+				}
 			}
 		}
 		var ct string
@@ -334,7 +335,8 @@ func negotiateV2(accept string) (string, bool) {
 		case mimeV2JSON, "application/*", "*/*":
 			ct = mimeV2JSON
 		case mimeV2Protobuf, mimeV2ProtobufOldName:
-			ct = mimeV2Protobuf
+			// answered under the name without "@", which clients can parse
+			ct = mimeV2ProtobufOldName
 		default:
 			continue
 		}
