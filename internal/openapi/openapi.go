@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/kube-openapi/pkg/builder"
@@ -61,6 +62,10 @@ type OpenAPI struct {
 	buildV3 sync.Once
 	v3Specs map[string]*spec3.OpenAPI
 	v3Err   error
+
+	buildTC sync.Once
+	tc      managedfields.TypeConverter
+	tcErr   error
 
 	buildV2 sync.Once
 	v2      *v2Doc
@@ -225,6 +230,33 @@ func (o *OpenAPI) v3Documents() (map[string]*spec3.OpenAPI, error) {
 		o.v3Specs = specs
 	})
 	return o.v3Specs, o.v3Err
+}
+
+// TypeConverter returns the structured-merge-diff type converter of every served kind, built
+// once from the v3 schemas (as upstream builds it from its OpenAPI models): what server-side
+// apply and managed fields need to turn objects into typed values.
+func (o *OpenAPI) TypeConverter() (managedfields.TypeConverter, error) {
+	o.buildTC.Do(func() {
+		specs, err := o.v3Documents()
+		if err != nil {
+			o.tcErr = err
+			return
+		}
+		schemas := map[string]*spec.Schema{}
+		for _, s := range specs {
+			if s.Components == nil {
+				continue
+			}
+			for name, sc := range s.Components.Schemas {
+				schemas[name] = sc
+			}
+		}
+		o.tc, o.tcErr = managedfields.NewTypeConverter(schemas, false)
+		if o.tcErr != nil {
+			o.tcErr = fmt.Errorf("openapi: type converter: %w", o.tcErr)
+		}
+	})
+	return o.tc, o.tcErr
 }
 
 // v2Document builds and encodes the swagger 2.0 document, once.

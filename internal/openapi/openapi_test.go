@@ -478,6 +478,33 @@ func TestTypeConverter(t *testing.T) {
 	}
 }
 
+// TestServerTypeConverter converts objects of every test kind with the converter offered to
+// server-side apply, and computes a managed-fields set from one.
+func TestServerTypeConverter(t *testing.T) {
+	o, _ := startServer(t)
+	tc, err := o.TypeConverter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []runtime.Object{
+		&corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "x"}}}},
+		&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}},
+		&batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}},
+		&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}},
+	} {
+		typed, err := tc.ObjectToTyped(obj)
+		if err != nil {
+			t.Errorf("%T: %v", obj, err)
+			continue
+		}
+		set, err := typed.ToFieldSet()
+		if err != nil || set.Empty() {
+			t.Errorf("%T: field set %v, %v", obj, set, err)
+		}
+	}
+}
+
 // TestCaching checks the HTTP details: v3 hashes (immutable caching, redirect of a stale
 // hash), ETags, protobuf answers, 404 for an unknown group version.
 func TestCaching(t *testing.T) {
