@@ -64,10 +64,11 @@ type Store struct {
 	revMu sync.Mutex
 	revCh chan struct{} // closed and replaced whenever rev grows
 
-	watchMu      sync.Mutex
-	watcher      clientv3.Watcher
-	watchCtx     context.Context
-	lastProgress atomic.Int64 // unix nanos of the last RequestProgress
+	watchMu       sync.Mutex
+	watcher       clientv3.Watcher
+	watchCtx      context.Context
+	lastProgress  atomic.Int64 // unix nanos of the last RequestProgress
+	progressAsked atomic.Bool  // a RequestProgress is unanswered
 
 	leases leases
 }
@@ -187,7 +188,7 @@ func (s *Store) waitFresh(ctx context.Context, rev int64, timeout time.Duration)
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		s.revMu.Lock()
@@ -209,13 +210,17 @@ func (s *Store) waitFresh(ctx context.Context, rev int64, timeout time.Duration)
 }
 
 // requestProgress asks etcd to tell the watch its current revision, so an idle cache can prove
-// it is fresh. Rate-limited to one request per 20 ms.
+// it is fresh. While a request is unanswered, another goes out only after 20 ms.
 func (s *Store) requestProgress() {
 	now := time.Now().UnixNano()
 	last := s.lastProgress.Load()
-	if now-last < int64(20*time.Millisecond) || !s.lastProgress.CompareAndSwap(last, now) {
+	if s.progressAsked.Load() && now-last < int64(20*time.Millisecond) {
 		return
 	}
+	if !s.lastProgress.CompareAndSwap(last, now) {
+		return
+	}
+	s.progressAsked.Store(true)
 	s.watchMu.Lock()
 	w, ctx := s.watcher, s.watchCtx
 	s.watchMu.Unlock()
@@ -285,6 +290,7 @@ func (s *Store) Run(ctx context.Context) error {
 			}
 			backoff = 100 * time.Millisecond
 			if resp.IsProgressNotify() {
+				s.progressAsked.Store(false)
 				s.setRev(resp.Header.Revision)
 				continue
 			}
