@@ -106,7 +106,7 @@ func New(reg *registry.Registry, opts ...Option) (*OpenAPI, error) {
 			if err != nil {
 				return nil, "", err
 			}
-			return specs[p], "", nil
+			return specs[p], p, nil
 		}))
 	}
 	return o, nil
