@@ -808,8 +808,6 @@ func validateContainerPorts(ports []corev1.ContainerPort, fldPath *field.Path) f
 	return errs
 }
 
-var supportedProtocols = []corev1.Protocol{corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP}
-
 func validateProtocol(proto corev1.Protocol, p *field.Path) field.ErrorList {
 	switch proto {
 	case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
@@ -817,7 +815,7 @@ func validateProtocol(proto corev1.Protocol, p *field.Path) field.ErrorList {
 	case "":
 		return field.ErrorList{field.Required(p, "")}
 	}
-	return field.ErrorList{field.NotSupported(p, proto, supportedProtocols)}
+	return field.ErrorList{field.NotSupported(p, proto, []corev1.Protocol{corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP})}
 }
 
 func checkHostPortConflicts(cs []corev1.Container, fldPath *field.Path) field.ErrorList {

@@ -1,11 +1,19 @@
 package core
 
 import (
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/bosun-k8s/bosun/internal/registry"
 )
 
 const isNotPositiveErrorMsg = "must be greater than zero"
@@ -21,7 +29,9 @@ func validateSelector(s *metav1.LabelSelector, p *field.Path) field.ErrorList {
 	return metav1validation.ValidateLabelSelector(s, metav1validation.LabelSelectorValidationOptions{}, p)
 }
 
-var supportedAccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
+func supportedAccessModes() []corev1.PersistentVolumeAccessMode {
+	return []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
+}
 
 func validateAccessModes(modes []corev1.PersistentVolumeAccessMode, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -36,7 +46,7 @@ func validateAccessModes(modes []corev1.PersistentVolumeAccessMode, p *field.Pat
 				errs = append(errs, field.Forbidden(p, "may not use ReadWriteOncePod with other access modes"))
 			}
 		default:
-			errs = append(errs, field.NotSupported(p, m, supportedAccessModes))
+			errs = append(errs, field.NotSupported(p, m, supportedAccessModes()))
 		}
 	}
 	return errs
@@ -73,5 +83,311 @@ func validatePVCSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field.E
 		errs = append(errs, validateDNS1123Subdomain(*s.StorageClassName, p.Child("storageClassName"))...)
 	}
 	errs = append(errs, validateVolumeMode(s.VolumeMode, p.Child("volumeMode"))...)
+	return errs
+}
+
+func accessModesString(modes []corev1.PersistentVolumeAccessMode) string {
+	has := func(m corev1.PersistentVolumeAccessMode) bool {
+		for _, x := range modes {
+			if x == m {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, m := range []struct {
+		mode  corev1.PersistentVolumeAccessMode
+		short string
+	}{{corev1.ReadWriteOnce, "RWO"}, {corev1.ReadOnlyMany, "ROX"}, {corev1.ReadWriteMany, "RWX"}, {corev1.ReadWriteOncePod, "RWOP"}} {
+		if has(m.mode) {
+			out = append(out, m.short)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
+
+func persistentVolumeKind() *registry.Kind {
+	return &registry.Kind{
+		GVK:        corev1.SchemeGroupVersion.WithKind("PersistentVolume"),
+		Resource:   "persistentvolumes",
+		ShortNames: []string{"pv"},
+		New:        func() runtime.Object { return &corev1.PersistentVolume{} },
+		NewList:    func() runtime.Object { return &corev1.PersistentVolumeList{} },
+		Status:     true,
+		PrepareForCreate: func(obj runtime.Object) {
+			pv := obj.(*corev1.PersistentVolume)
+			now := metav1.Now()
+			pv.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending, LastPhaseTransitionTime: &now}
+		},
+		Default: func(obj runtime.Object) {
+			pv := obj.(*corev1.PersistentVolume)
+			if pv.Status.Phase == "" {
+				pv.Status.Phase = corev1.VolumePending
+			}
+			if pv.Spec.PersistentVolumeReclaimPolicy == "" {
+				pv.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
+			}
+			if pv.Spec.VolumeMode == nil {
+				m := corev1.PersistentVolumeFilesystem
+				pv.Spec.VolumeMode = &m
+			}
+			defaultResourceList(pv.Spec.Capacity)
+			if pv.Spec.HostPath != nil && pv.Spec.HostPath.Type == nil {
+				t := corev1.HostPathUnset
+				pv.Spec.HostPath.Type = &t
+			}
+		},
+		Validate: func(obj runtime.Object) field.ErrorList { return validatePV(obj.(*corev1.PersistentVolume)) },
+		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
+			pv, o := obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume)
+			var errs field.ErrorList
+			if !equality.Semantic.DeepEqual(pv.Spec.PersistentVolumeSource, o.Spec.PersistentVolumeSource) {
+				errs = append(errs, field.Forbidden(field.NewPath("spec", "persistentvolumesource"),
+					"spec.persistentvolumesource is immutable after creation\n"+cmp.Diff(o.Spec.PersistentVolumeSource, pv.Spec.PersistentVolumeSource)))
+			}
+			errs = append(errs, apivalidation.ValidateImmutableField(pv.Spec.VolumeMode, o.Spec.VolumeMode, field.NewPath("volumeMode"))...)
+			if o.Spec.NodeAffinity != nil {
+				errs = append(errs, apivalidation.ValidateImmutableField(pv.Spec.NodeAffinity, o.Spec.NodeAffinity, field.NewPath("nodeAffinity"))...)
+			}
+			return errs
+		},
+		ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
+			pv, o := obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume)
+			// The phase transition time follows the phase unless the writer set it.
+			if pv.Status.Phase != o.Status.Phase && equality.Semantic.DeepEqual(pv.Status.LastPhaseTransitionTime, o.Status.LastPhaseTransitionTime) {
+				now := metav1.Now()
+				pv.Status.LastPhaseTransitionTime = &now
+			}
+			return nil
+		},
+		Columns: []metav1.TableColumnDefinition{
+			{Name: "Capacity", Type: "string", Description: "capacity is the description of the persistent volume's resources and capacity."},
+			{Name: "Access Modes", Type: "string", Description: "accessModes contains all ways the volume can be mounted."},
+			{Name: "Reclaim Policy", Type: "string", Description: "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim."},
+			{Name: "Status", Type: "string", Description: "phase indicates if a volume is available, bound to a claim, or released by a claim."},
+			{Name: "Claim", Type: "string", Description: "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim."},
+			{Name: "StorageClass", Type: "string", Description: "StorageClass of the pv"},
+			{Name: "VolumeAttributesClass", Type: "string", Description: "VolumeAttributesClass of the pv"},
+			{Name: "Reason", Type: "string", Description: "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI."},
+			registry.AgeColumn,
+			{Name: "VolumeMode", Type: "string", Priority: 1, Description: "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state."},
+		},
+		Row: func(obj runtime.Object) []interface{} {
+			pv := obj.(*corev1.PersistentVolume)
+			claim := ""
+			if pv.Spec.ClaimRef != nil {
+				claim = pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name
+			}
+			capacity := pv.Spec.Capacity[corev1.ResourceStorage]
+			phase := string(pv.Status.Phase)
+			if pv.DeletionTimestamp != nil {
+				phase = "Terminating"
+			}
+			class := pv.Spec.StorageClassName
+			if c, ok := pv.Annotations[betaStorageClassAnnotation]; ok {
+				class = c
+			}
+			vac := "<unset>"
+			if pv.Spec.VolumeAttributesClassName != nil {
+				vac = *pv.Spec.VolumeAttributesClassName
+			}
+			mode := "<unset>"
+			if pv.Spec.VolumeMode != nil {
+				mode = string(*pv.Spec.VolumeMode)
+			}
+			return []interface{}{capacity.String(), accessModesString(pv.Spec.AccessModes), string(pv.Spec.PersistentVolumeReclaimPolicy),
+				phase, claim, class, vac, pv.Status.Reason, age(&pv.ObjectMeta), mode}
+		},
+	}
+}
+
+func validatePV(pv *corev1.PersistentVolume) field.ErrorList {
+	var errs field.ErrorList
+	sp := field.NewPath("spec")
+	if len(pv.Spec.AccessModes) == 0 {
+		errs = append(errs, field.Required(sp.Child("accessModes"), ""))
+	}
+	rwop, other := false, false
+	for _, m := range pv.Spec.AccessModes {
+		switch m {
+		case corev1.ReadWriteOncePod:
+			rwop = true
+		case corev1.ReadWriteOnce, corev1.ReadOnlyMany, corev1.ReadWriteMany:
+			other = true
+		default:
+			errs = append(errs, field.NotSupported(sp.Child("accessModes"), m, supportedAccessModes()))
+		}
+	}
+	if rwop && other {
+		errs = append(errs, field.Forbidden(sp.Child("accessModes"), "may not use ReadWriteOncePod with other access modes"))
+	}
+	if len(pv.Spec.Capacity) == 0 {
+		errs = append(errs, field.Required(sp.Child("capacity"), ""))
+	}
+	if _, ok := pv.Spec.Capacity[corev1.ResourceStorage]; !ok || len(pv.Spec.Capacity) > 1 {
+		errs = append(errs, field.NotSupported(sp.Child("capacity"), pv.Spec.Capacity, []corev1.ResourceName{corev1.ResourceStorage}))
+	}
+	for _, name := range sortedResourceNames(pv.Spec.Capacity) {
+		p := sp.Child("capacity").Key(string(name))
+		q := pv.Spec.Capacity[name]
+		errs = append(errs, validateResourceQuantityValue(name, q, p)...)
+		errs = append(errs, validatePositiveQuantity(q, p)...)
+	}
+	if pv.Spec.StorageClassName != "" {
+		errs = append(errs, validateDNS1123Subdomain(pv.Spec.StorageClassName, sp.Child("storageClassName"))...)
+	}
+	errs = append(errs, validateVolumeMode(pv.Spec.VolumeMode, sp.Child("volumeMode"))...)
+	switch pv.Spec.PersistentVolumeReclaimPolicy {
+	case corev1.PersistentVolumeReclaimDelete, corev1.PersistentVolumeReclaimRecycle, corev1.PersistentVolumeReclaimRetain:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("persistentVolumeReclaimPolicy"), pv.Spec.PersistentVolumeReclaimPolicy,
+			[]corev1.PersistentVolumeReclaimPolicy{corev1.PersistentVolumeReclaimDelete, corev1.PersistentVolumeReclaimRecycle, corev1.PersistentVolumeReclaimRetain}))
+	}
+	src := pv.Spec.PersistentVolumeSource
+	n := 0
+	for _, set := range []bool{src.GCEPersistentDisk != nil, src.AWSElasticBlockStore != nil, src.HostPath != nil,
+		src.Glusterfs != nil, src.NFS != nil, src.RBD != nil, src.Quobyte != nil, src.ISCSI != nil, src.CephFS != nil,
+		src.Cinder != nil, src.FC != nil, src.Flocker != nil, src.FlexVolume != nil, src.AzureFile != nil,
+		src.VsphereVolume != nil, src.AzureDisk != nil, src.PhotonPersistentDisk != nil, src.PortworxVolume != nil,
+		src.ScaleIO != nil, src.Local != nil, src.StorageOS != nil, src.CSI != nil} {
+		if set {
+			n++
+		}
+	}
+	if n == 0 {
+		errs = append(errs, field.Required(sp, "must specify a volume type"))
+	} else if n > 1 {
+		errs = append(errs, field.Forbidden(sp, "may not specify more than 1 volume type"))
+	}
+	if src.HostPath != nil {
+		hp := sp.Child("hostPath")
+		if src.HostPath.Path == "" {
+			errs = append(errs, field.Required(hp.Child("path"), ""))
+		} else {
+			errs = append(errs, validatePathNoBacksteps(src.HostPath.Path, hp.Child("path"))...)
+		}
+		if src.HostPath.Type != nil {
+			errs = append(errs, validateHostPathType(*src.HostPath.Type, hp.Child("type"))...)
+		}
+	}
+	if src.Local != nil {
+		if src.Local.Path == "" {
+			errs = append(errs, field.Required(sp.Child("local").Child("path"), ""))
+		}
+		if pv.Spec.NodeAffinity == nil {
+			errs = append(errs, field.Required(sp.Child("nodeAffinity"), "Local volume requires node affinity"))
+		}
+	}
+	if src.CSI != nil {
+		if src.CSI.Driver == "" {
+			errs = append(errs, field.Required(sp.Child("csi").Child("driver"), ""))
+		}
+		if src.CSI.VolumeHandle == "" {
+			errs = append(errs, field.Required(sp.Child("csi").Child("volumeHandle"), ""))
+		}
+	}
+	if src.NFS != nil {
+		if src.NFS.Server == "" {
+			errs = append(errs, field.Required(sp.Child("nfs").Child("server"), ""))
+		}
+		if src.NFS.Path == "" {
+			errs = append(errs, field.Required(sp.Child("nfs").Child("path"), ""))
+		}
+	}
+	return errs
+}
+
+func persistentVolumeClaimKind() *registry.Kind {
+	return &registry.Kind{
+		GVK:        corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
+		Resource:   "persistentvolumeclaims",
+		ShortNames: []string{"pvc"},
+		Namespaced: true,
+		New:        func() runtime.Object { return &corev1.PersistentVolumeClaim{} },
+		NewList:    func() runtime.Object { return &corev1.PersistentVolumeClaimList{} },
+		Status:     true,
+		Default: func(obj runtime.Object) {
+			c := obj.(*corev1.PersistentVolumeClaim)
+			if c.Status.Phase == "" {
+				c.Status.Phase = corev1.ClaimPending
+			}
+			defaultPVCSpec(&c.Spec)
+		},
+		Validate: func(obj runtime.Object) field.ErrorList {
+			return validatePVCSpec(&obj.(*corev1.PersistentVolumeClaim).Spec, field.NewPath("spec"))
+		},
+		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
+			return validatePVCUpdate(obj.(*corev1.PersistentVolumeClaim), old.(*corev1.PersistentVolumeClaim))
+		},
+		Columns: []metav1.TableColumnDefinition{
+			{Name: "Status", Type: "string", Description: "phase represents the current phase of PersistentVolumeClaim."},
+			{Name: "Volume", Type: "string", Description: "volumeName is the binding reference to the PersistentVolume backing this claim."},
+			{Name: "Capacity", Type: "string", Description: "capacity represents the actual resources of the underlying volume."},
+			{Name: "Access Modes", Type: "string", Description: "accessModes contains the actual access modes the volume backing the PVC has."},
+			{Name: "StorageClass", Type: "string", Description: "StorageClass of the pvc"},
+			{Name: "VolumeAttributesClass", Type: "string", Description: "VolumeAttributesClass of the pvc"},
+			registry.AgeColumn,
+			{Name: "VolumeMode", Type: "string", Priority: 1, Description: "volumeMode defines what type of volume is required by the claim."},
+		},
+		Row: func(obj runtime.Object) []interface{} {
+			c := obj.(*corev1.PersistentVolumeClaim)
+			phase := string(c.Status.Phase)
+			if c.DeletionTimestamp != nil {
+				phase = "Terminating"
+			}
+			capacity, modes := "", ""
+			if c.Spec.VolumeName != "" {
+				modes = accessModesString(c.Status.AccessModes)
+				q := c.Status.Capacity[corev1.ResourceStorage]
+				capacity = q.String()
+			}
+			class := ""
+			if v, ok := c.Annotations[betaStorageClassAnnotation]; ok {
+				class = v
+			} else if c.Spec.StorageClassName != nil {
+				class = *c.Spec.StorageClassName
+			}
+			vac := "<unset>"
+			if c.Spec.VolumeAttributesClassName != nil {
+				vac = *c.Spec.VolumeAttributesClassName
+			}
+			mode := "<unset>"
+			if c.Spec.VolumeMode != nil {
+				mode = string(*c.Spec.VolumeMode)
+			}
+			return []interface{}{phase, c.Spec.VolumeName, capacity, modes, class, vac, age(&c.ObjectMeta), mode}
+		},
+	}
+}
+
+func validatePVCUpdate(c, old *corev1.PersistentVolumeClaim) field.ErrorList {
+	var errs field.ErrorList
+	newSpec := c.Spec.DeepCopy()
+	oldSpec := old.Spec.DeepCopy()
+	if old.Spec.VolumeName == "" {
+		oldSpec.VolumeName = newSpec.VolumeName
+	}
+	// A class may be set once on a claim that had none.
+	if old.Spec.StorageClassName == nil && old.Annotations[betaStorageClassAnnotation] == "" {
+		oldSpec.StorageClassName = newSpec.StorageClassName
+	}
+	if c.Status.Phase == corev1.ClaimBound && newSpec.Resources.Requests != nil {
+		if q, ok := old.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+			newSpec.Resources.Requests[corev1.ResourceStorage] = q
+		}
+	}
+	if !equality.Semantic.DeepEqual(*newSpec, *oldSpec) {
+		errs = append(errs, field.Forbidden(field.NewPath("spec"),
+			"spec is immutable after creation except resources.requests for bound claims\n"+cmp.Diff(*oldSpec, *newSpec)))
+	}
+	oldSize := old.Spec.Resources.Requests[corev1.ResourceStorage]
+	newSize := c.Spec.Resources.Requests[corev1.ResourceStorage]
+	if newSize.Cmp(oldSize) < 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "resources", "requests", "storage"), "field can not be less than previous value"))
+	}
+	errs = append(errs, apivalidation.ValidateImmutableField(c.Spec.VolumeMode, old.Spec.VolumeMode, field.NewPath("volumeMode"))...)
 	return errs
 }
