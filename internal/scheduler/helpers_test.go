@@ -80,8 +80,8 @@ func initReq(kv ...string) podOpt {
 		p.Spec.InitContainers = append(p.Spec.InitContainers, v1.Container{Name: fmt.Sprintf("init%d", len(p.Spec.InitContainers)), Resources: v1.ResourceRequirements{Requests: rl}})
 	}
 }
-func on(node string) podOpt          { return func(p *v1.Pod) { p.Spec.NodeName = node } }
-func podLabel(k, v string) podOpt    { return func(p *v1.Pod) { p.Labels[k] = v } }
+func on(node string) podOpt       { return func(p *v1.Pod) { p.Spec.NodeName = node } }
+func podLabel(k, v string) podOpt { return func(p *v1.Pod) { p.Labels[k] = v } }
 func selector(k, v string) podOpt {
 	return func(p *v1.Pod) {
 		if p.Spec.NodeSelector == nil {
