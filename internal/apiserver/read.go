@@ -1,11 +1,13 @@
 package apiserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -248,18 +250,40 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, k 
 		writeError(w, err)
 		return
 	}
-	var buf bytes.Buffer
 	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.ResourceVersion, 10),
 		Continue: res.Continue, RemainingItemCount: res.RemainingItemCount}
 	lm, _ := json.Marshal(listMeta)
+	if out.yaml {
+		var buf bytes.Buffer
+		s.writeList(&buf, k, res.Entries, lm, out, p.includeObject)
+		writeBytes(w, out, http.StatusOK, buf.Bytes())
+		return
+	}
+	// Stream the cached bytes straight out: a 10,000-object list never sits in one buffer.
+	w.Header().Set("Content-Type", out.contentType())
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64*1024)
+	s.writeList(bw, k, res.Entries, lm, out, p.includeObject)
+	_ = bw.Flush()
+}
+
+// bodyWriter is what list and table encoding write to (a bytes.Buffer or a bufio.Writer).
+type bodyWriter interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+}
+
+// writeList writes entries as a list of the kind, a Table, or a PartialObjectMetadataList.
+func (s *Server) writeList(buf bodyWriter, k *registry.Kind, entries []*storage.Entry, lm []byte, out output, includeObject string) {
 	switch out.kind {
 	case outTable:
-		s.writeTable(&buf, k, res.Entries, lm, out, p.includeObject, true)
+		s.writeTable(buf, k, entries, lm, out, includeObject, true)
 	case outMetadata:
 		buf.WriteString(`{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":`)
 		buf.Write(lm)
 		buf.WriteString(`,"items":[`)
-		for i, e := range res.Entries {
+		for i, e := range entries {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -267,12 +291,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, k 
 		}
 		buf.WriteString("]}")
 	default:
-		apiVersion := k.GVK.GroupVersion().String()
-		buf.Grow(len(res.Entries) * 2048)
-		fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":`, k.GVK.Kind+"List", apiVersion)
+		fmt.Fprintf(buf, `{"kind":%q,"apiVersion":%q,"metadata":`, k.GVK.Kind+"List", k.GVK.GroupVersion().String())
 		buf.Write(lm)
 		buf.WriteString(`,"items":[`)
-		for i, e := range res.Entries {
+		for i, e := range entries {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -280,11 +302,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, k 
 		}
 		buf.WriteString("]}")
 	}
-	writeBytes(w, out, http.StatusOK, buf.Bytes())
 }
 
 // writeTable renders entries as a meta.k8s.io Table.
-func (s *Server) writeTable(buf *bytes.Buffer, k *registry.Kind, entries []*storage.Entry, listMeta []byte,
+func (s *Server) writeTable(buf bodyWriter, k *registry.Kind, entries []*storage.Entry, listMeta []byte,
 	out output, includeObject string, headers bool) {
 	now := time.Now()
 	fmt.Fprintf(buf, `{"kind":"Table","apiVersion":"meta.k8s.io/%s","metadata":`, out.tableVersion)
@@ -329,7 +350,7 @@ func tableColumns(k *registry.Kind) []metav1.TableColumnDefinition {
 }
 
 // writeCells writes the JSON array of a row's cells, rendering Since cells against now.
-func writeCells(buf *bytes.Buffer, name string, created time.Time, cells []interface{}, k *registry.Kind, now time.Time) {
+func writeCells(buf bodyWriter, name string, created time.Time, cells []interface{}, k *registry.Kind, now time.Time) {
 	buf.WriteByte('[')
 	nb, _ := json.Marshal(name)
 	buf.Write(nb)
@@ -345,7 +366,7 @@ func writeCells(buf *bytes.Buffer, name string, created time.Time, cells []inter
 	buf.WriteByte(']')
 }
 
-func writeCell(buf *bytes.Buffer, c interface{}, now time.Time) {
+func writeCell(buf bodyWriter, c interface{}, now time.Time) {
 	switch v := c.(type) {
 	case registry.Since:
 		t := time.Time(v)
