@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,13 @@ func startEtcd(t testing.TB, dir string) *etcd.Etcd {
 
 func runEtcd(t testing.TB, cfg etcd.Config) *etcd.Etcd {
 	t.Helper()
+	e, _ := runEtcdStoppable(t, cfg)
+	return e
+}
+
+// runEtcdStoppable runs etcd until stop is called or the test ends.
+func runEtcdStoppable(t testing.TB, cfg etcd.Config) (*etcd.Etcd, func()) {
+	t.Helper()
 	e, err := etcd.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -41,12 +49,16 @@ func runEtcd(t testing.TB, cfg etcd.Config) *etcd.Etcd {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("etcd Run: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("etcd Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-e.Ready():
 	case err := <-done:
@@ -54,7 +66,7 @@ func runEtcd(t testing.TB, cfg etcd.Config) *etcd.Etcd {
 	case <-time.After(60 * time.Second):
 		t.Fatal("etcd not ready after 60s")
 	}
-	return e
+	return e, stop
 }
 
 type testStore struct {

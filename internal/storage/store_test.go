@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/bosun-k8s/bosun/internal/etcd"
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -630,7 +632,7 @@ func TestSlowWatcherIsClosed(t *testing.T) {
 func TestStoreRestartKeepsObjects(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	e := startEtcd(t, dir)
+	e, stopEtcd := runEtcdStoppable(t, etcd.Config{DataDir: dir, Logger: testLogger(t)})
 	s := startStore(t, e.Client(), nil)
 	var want []string
 	for i := 0; i < 20; i++ {
@@ -650,6 +652,23 @@ func TestStoreRestartKeepsObjects(t *testing.T) {
 	}
 	if got := names(res.Entries); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after restart: %v", got)
+	}
+	s2.stop()
+	stopEtcd()
+
+	// And with etcd itself restarted from its data dir.
+	e3 := startEtcd(t, dir)
+	s3 := startStore(t, e3.Client(), nil)
+	res, err = s3.pods.List(ctx, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(res.Entries); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after etcd restart: %v", got)
+	}
+	got, err := s3.pods.Get(ctx, "ns", "p7")
+	if err != nil || rvOf(t, got) == "" {
+		t.Fatalf("get after etcd restart: %v", err)
 	}
 }
 
