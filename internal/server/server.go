@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,6 +208,7 @@ func (s *Server) Run(ctx context.Context) error {
 			Healthy:   et.Healthy,
 			Discovery: discovery.New(reg, discovery.WithSubresources(discovery.StandardSubresources()...)),
 			OpenAPIV2: http.HandlerFunc(oapi.ServeV2), OpenAPIV3: http.HandlerFunc(oapi.ServeV3),
+			Extra: map[string]http.Handler{"/debug/pprof/": profiling()},
 		})
 		if err != nil {
 			return err
@@ -318,6 +320,18 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 	return nil
+}
+
+// profiling serves Go's profiles at /debug/pprof/ (authenticated users only, as upstream's
+// --profiling default).
+func profiling() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // runComponents runs the control-plane components as API clients.

@@ -33,12 +33,15 @@ func main() {
 	pods := flag.Int("pods", 10000, "pods to create")
 	workers := flag.Int("workers", 16, "client workers creating pods")
 	starts := flag.Int("starts", 5, "server starts to time")
+	flag.DurationVar(&hold, "hold", 0, "keep the loaded server running this long at the end (for profiling)")
 	flag.Parse()
 	if err := run(*bin, *pods, *workers, *starts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+var hold time.Duration
 
 type server struct {
 	cmd  *exec.Cmd
@@ -218,6 +221,10 @@ func run(bin string, nPods, workers, starts int) error {
 		fmt.Printf("list %d pods as %s (median of 5, %.1f MB): %s\n", nPods, form.name, float64(size)/1e6, ms(percentile(ds, 0.5)))
 	}
 	fmt.Printf("server RSS with %d pods: %.0f MB\n", nPods, s.rssMB())
+	if hold > 0 {
+		fmt.Fprintf(os.Stderr, "holding: KUBECONFIG=%s\n", filepath.Join(s.dir, "kubeconfig"))
+		time.Sleep(hold)
+	}
 	return nil
 }
 

@@ -1,0 +1,152 @@
+// Package e2e runs the built bosun binary and drives it with the real kubectl, as a user would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bosunBin is the binary built once for every test.
+var bosunBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bosun-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bosunBin = filepath.Join(dir, "bosun")
+	build := exec.Command("go", "build", "-o", bosunBin, "../../cmd/bosun")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build bosun:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cluster is a running `bosun server` and a kubectl environment pointing at it.
+type cluster struct {
+	t          *testing.T
+	dir        string
+	kubeconfig string
+	home       string
+	port       int
+	cmd        *exec.Cmd
+	log        *bytes.Buffer
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCluster runs `bosun server` with extra flags on a fresh data dir and waits for /readyz.
+func startCluster(t *testing.T, extra ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir(), home: t.TempDir(), port: freePort(t), log: &bytes.Buffer{}}
+	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
+	c.start(extra...)
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *cluster) start(extra ...string) {
+	t := c.t
+	args := append([]string{"server", "--data-dir", c.dir, "--bind-address", "127.0.0.1",
+		"--https-port", strconv.Itoa(c.port)}, extra...)
+	c.cmd = exec.Command(bosunBin, args...)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("bosun server not ready after 60s; log:\n%s", c.log.String())
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (c *cluster) stop() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.t.Errorf("bosun server exited with %v after SIGTERM; log:\n%s", err, c.log.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+		c.t.Errorf("bosun server did not stop within 30s of SIGTERM")
+	}
+	c.cmd = nil
+}
+
+// kubectl runs the real kubectl (the /usr/bin dispatcher, or a given binary) against the cluster.
+func (c *cluster) kubectlWith(bin string, stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "HOME="+c.home)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (c *cluster) kubectl(args ...string) (string, error) {
+	return c.kubectlWith("/usr/bin/kubectl", "", args...)
+}
+
+func (c *cluster) must(args ...string) string {
+	c.t.Helper()
+	out, err := c.kubectl(args...)
+	if err != nil {
+		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (c *cluster) mustStdin(stdin string, args ...string) string {
+	c.t.Helper()
+	out, err := c.kubectlWith("/usr/bin/kubectl", stdin, args...)
+	if err != nil {
+		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func manifest(name string) string { return filepath.Join("testdata", "manifests", name) }
