@@ -186,7 +186,8 @@ const Bridge = "cbr0"
 // AddPod creates a second namespace standing for a pod on the node: a veth
 // pair with "eth0" inside the pod holding podIP (within subnet) and the other
 // end on a bridge in the node namespace, which holds the subnet's first
-// address as the pods' gateway. Forwarding is enabled in the node namespace.
+// address as the pods' gateway; the port has hairpin mode on, as the CNI
+// bridge plugin sets it. Forwarding is enabled in the node namespace.
 // The pod namespace is removed when the test ends.
 func (n *NS) AddPod(t testing.TB, subnet netip.Prefix, podIP netip.Addr) *NS {
 	t.Helper()
@@ -234,6 +235,9 @@ func (n *NS) addPod(subnet netip.Prefix, podIP netip.Addr) (*NS, error) {
 	}
 	steps = append(steps,
 		ipn(n.Name, "link", "set", hostEnd, "master", Bridge),
+		// As the CNI bridge plugin's hairpinMode: a pod reaching itself
+		// through a service is bridged back out of its own port.
+		ipn(n.Name, "link", "set", hostEnd, "type", "bridge_slave", "hairpin", "on"),
 		ipn(n.Name, "link", "set", hostEnd, "up"))
 	for _, s := range steps {
 		if err := run("ip", s...); err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -455,7 +456,7 @@ type NumgenVmap struct{ Chains []string }
 
 // Exprs implements Stmt.
 func (s NumgenVmap) Exprs(b *Builder) []expr.Any {
-	set := &nftables.Set{Table: b.Table, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
+	set := &nftables.Set{Table: b.Table, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
 	elems := make([]nftables.SetElement, len(s.Chains))
 	for i, c := range s.Chains {
 		elems[i] = nftables.SetElement{Key: binary.NativeEndian.AppendUint32(nil, uint32(i)), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: c}}
@@ -548,3 +549,10 @@ func (s DynsetUpdateSaddr) Exprs(*Builder) []expr.Any {
 func (s DynsetUpdateSaddr) String() string {
 	return fmt.Sprintf("update @%s { ip saddr timeout %s }", s.Set, s.Timeout)
 }
+
+// Drop drops the packet.
+type Drop struct{}
+
+// Exprs implements Stmt.
+func (Drop) Exprs(*Builder) []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
+func (Drop) String() string            { return "drop" }

@@ -1,0 +1,278 @@
+package proxy
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+
+	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
+)
+
+// programmer writes states into the kernel. It remembers the last state it
+// wrote so that the next write sends only the difference, all in one
+// netlink transaction.
+type programmer struct {
+	conn    func() (*nftables.Conn, func(), error)
+	nodeIPs []netip.Addr // nil: node ports on every local address
+	applied *state       // nil: the next write rebuilds the table
+}
+
+func (p *programmer) table() *nftables.Table {
+	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
+}
+
+func (p *programmer) chain(name string) *nftables.Chain {
+	return &nftables.Chain{Name: name, Table: p.table()}
+}
+
+var (
+	serviceIPsType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
+	nodePortsType  = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+)
+
+func (p *programmer) serviceIPsMap() *nftables.Set {
+	return &nftables.Set{Table: p.table(), Name: mapServiceIPs, IsMap: true, Concatenation: true, KeyType: serviceIPsType, DataType: nftables.TypeVerdict}
+}
+
+func (p *programmer) nodePortsMap() *nftables.Set {
+	return &nftables.Set{Table: p.table(), Name: mapServiceNodePort, IsMap: true, Concatenation: true, KeyType: nodePortsType, DataType: nftables.TypeVerdict}
+}
+
+func (p *programmer) affinitySet(name string, timeout time.Duration) *nftables.Set {
+	return &nftables.Set{Table: p.table(), Name: name, KeyType: nftables.TypeIPAddr, HasTimeout: true, Dynamic: true, Timeout: timeout}
+}
+
+func elems(m map[string]mapElem, keys []string) []nftables.SetElement {
+	out := make([]nftables.SetElement, 0, len(keys))
+	for _, k := range keys {
+		e := m[k]
+		out = append(out, nftables.SetElement{Key: e.Key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Chain}})
+	}
+	return out
+}
+
+// write brings the kernel to st. On failure the next write rebuilds.
+func (p *programmer) write(st *state) error {
+	c, done, err := p.conn()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if p.applied == nil {
+		err = p.full(c, st)
+	} else {
+		err = p.incremental(c, st)
+	}
+	if err == nil {
+		err = c.Flush()
+	}
+	if err != nil {
+		p.applied = nil
+		return fmt.Errorf("proxy: program nftables: %w", err)
+	}
+	p.applied = st
+	return nil
+}
+
+func (p *programmer) addRules(c *nftables.Conn, chain string, rules []nftx.Rule) error {
+	ch := p.chain(chain)
+	for _, r := range rules {
+		if err := nftx.Add(c, p.table(), ch, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// full replaces the table in one transaction (add, delete, add: works
+// whether or not a previous table exists), then fills it.
+func (p *programmer) full(c *nftables.Conn, st *state) error {
+	t := p.table()
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	accept := nftables.ChainPolicyAccept
+	base := []*nftables.Chain{
+		{Name: "nat-prerouting", Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest, Type: nftables.ChainTypeNAT},
+		{Name: "nat-output", Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest, Type: nftables.ChainTypeNAT},
+		{Name: "nat-postrouting", Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Type: nftables.ChainTypeNAT},
+		{Name: "filter-input", Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Type: nftables.ChainTypeFilter},
+	}
+	useSet := p.nodeIPs != nil
+	if useSet {
+		ips := []nftables.SetElement{{Key: loopback.AsSlice()}}
+		for _, a := range p.nodeIPs {
+			if a.Is4() && a != loopback {
+				ips = append(ips, nftables.SetElement{Key: a.AsSlice()})
+			}
+		}
+		if err := c.AddSet(&nftables.Set{Table: t, Name: setNodePortIPs, KeyType: nftables.TypeIPAddr}, ips); err != nil {
+			return err
+		}
+	}
+	serviceIPs, nodePorts := p.serviceIPsMap(), p.nodePortsMap()
+	if err := c.AddSet(serviceIPs, nil); err != nil {
+		return err
+	}
+	if err := c.AddSet(nodePorts, nil); err != nil {
+		return err
+	}
+	for name, timeout := range st.Affinity {
+		if err := c.AddSet(p.affinitySet(name, timeout), nil); err != nil {
+			return err
+		}
+	}
+	fixed := fixedChains(useSet)
+	for name := range fixed {
+		c.AddChain(p.chain(name))
+	}
+	for name := range st.Chains {
+		c.AddChain(p.chain(name))
+	}
+	for name, rules := range fixed {
+		if err := p.addRules(c, name, rules); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(st.Chains)) {
+		if err := p.addRules(c, name, st.Chains[name]); err != nil {
+			return err
+		}
+	}
+	// Map elements refer to chains: they come after them.
+	if len(st.ServiceIPs) > 0 {
+		if err := c.SetAddElements(serviceIPs, elems(st.ServiceIPs, slices.Sorted(maps.Keys(st.ServiceIPs)))); err != nil {
+			return err
+		}
+	}
+	if len(st.NodePorts) > 0 {
+		if err := c.SetAddElements(nodePorts, elems(st.NodePorts, slices.Sorted(maps.Keys(st.NodePorts)))); err != nil {
+			return err
+		}
+	}
+	for _, b := range base {
+		b.Table, b.Policy = t, &accept
+		c.AddChain(b)
+	}
+	for _, r := range []struct {
+		chain string
+		rule  nftx.Rule
+	}{
+		{"nat-prerouting", nftx.Rule{nftx.Jump{Chain: chainServices}}},
+		{"nat-output", nftx.Rule{nftx.Jump{Chain: chainServices}}},
+		{"nat-postrouting", nftx.Rule{nftx.Jump{Chain: chainMasquerading}}},
+		{"filter-input", localnetGuard()},
+	} {
+		if err := p.addRules(c, r.chain, []nftx.Rule{r.rule}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sameRules(a, b []nftx.Rule) bool {
+	return slices.EqualFunc(a, b, func(x, y nftx.Rule) bool { return x.String() == y.String() })
+}
+
+// mapDiff returns the keys to delete and to add to go from old to new.
+func mapDiff(old, new map[string]mapElem) (del, add []string) {
+	for k, e := range old {
+		if n, ok := new[k]; !ok || n.Chain != e.Chain {
+			del = append(del, k)
+		}
+	}
+	for k, e := range new {
+		if o, ok := old[k]; !ok || o.Chain != e.Chain {
+			add = append(add, k)
+		}
+	}
+	slices.Sort(del)
+	slices.Sort(add)
+	return del, add
+}
+
+// incremental queues the changes from p.applied to st: new affinity sets and
+// chains first, then rewritten chains, map elements, and last the chains and
+// sets nothing refers to any more.
+func (p *programmer) incremental(c *nftables.Conn, st *state) error {
+	old := p.applied
+	for name, timeout := range st.Affinity {
+		if _, ok := old.Affinity[name]; !ok {
+			if err := c.AddSet(p.affinitySet(name, timeout), nil); err != nil {
+				return err
+			}
+		}
+	}
+	for name := range st.Chains {
+		if _, ok := old.Chains[name]; !ok {
+			c.AddChain(p.chain(name))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(st.Chains)) {
+		rules := st.Chains[name]
+		prev, existed := old.Chains[name]
+		if existed && sameRules(prev, rules) {
+			continue
+		}
+		if existed {
+			c.FlushChain(p.chain(name))
+		}
+		if err := p.addRules(c, name, rules); err != nil {
+			return err
+		}
+	}
+	for _, m := range []struct {
+		set      *nftables.Set
+		old, new map[string]mapElem
+	}{{p.serviceIPsMap(), old.ServiceIPs, st.ServiceIPs}, {p.nodePortsMap(), old.NodePorts, st.NodePorts}} {
+		del, add := mapDiff(m.old, m.new)
+		if len(del) > 0 {
+			if err := c.SetDeleteElements(m.set, elems(m.old, del)); err != nil {
+				return err
+			}
+		}
+		if len(add) > 0 {
+			if err := c.SetAddElements(m.set, elems(m.new, add)); err != nil {
+				return err
+			}
+		}
+	}
+	var gone []string
+	for name := range old.Chains {
+		if _, ok := st.Chains[name]; !ok {
+			gone = append(gone, name)
+			c.FlushChain(p.chain(name))
+		}
+	}
+	for _, name := range gone {
+		c.DelChain(p.chain(name))
+	}
+	for name, timeout := range old.Affinity {
+		if _, ok := st.Affinity[name]; !ok {
+			c.DelSet(p.affinitySet(name, timeout))
+		}
+	}
+	return nil
+}
+
+// remove deletes the table.
+func (p *programmer) remove() error {
+	c, done, err := p.conn()
+	if err != nil {
+		return err
+	}
+	defer done()
+	t := p.table()
+	c.AddTable(t)
+	c.DelTable(t)
+	p.applied = nil
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("proxy: remove table: %w", err)
+	}
+	return nil
+}

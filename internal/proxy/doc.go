@@ -1,0 +1,44 @@
+// Package proxy is bosun's service proxy: it turns Services and
+// EndpointSlices into an nftables table of its own, `ip bosun-proxy`,
+// written through netlink. The rule shapes follow kube-proxy's nftables
+// mode:
+//
+//	nat-prerouting, nat-output (dstnat)  → jump services
+//	nat-postrouting (srcnat)             → jump masquerading
+//	services:
+//	    ip daddr . meta l4proto . th dport vmap @service-ips
+//	    ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
+//	      (or "fib daddr type local" when no node IPs are configured)
+//	service-<ns>/<name>/<proto>/<port>:
+//	    ip daddr <clusterIP> meta l4proto tcp th dport <port> ip saddr != <podCIDR> jump mark-for-masquerade
+//	    ip saddr @affinity-… goto endpoint-…            (sessionAffinity ClientIP)
+//	    numgen random mod N vmap { 0 : goto endpoint-…, … }
+//	endpoint-<…>/<ip>/<port>:
+//	    ip saddr <ip> jump mark-for-masquerade          (hairpin)
+//	    update @affinity-… { ip saddr }                  (sessionAffinity ClientIP)
+//	    meta l4proto tcp dnat ip to <ip>:<port>
+//	external-<…>  (node ports, load-balancer and external IPs):
+//	    Cluster policy: jump mark-for-masquerade; goto service-…
+//	    Local policy:   pods and the node itself go to service-…, everyone
+//	                    else to the local endpoints only, source preserved
+//	masquerading: meta mark & 0x4000 == 0 return; clear the bit; masquerade fully-random
+//
+// Endpoints are the ready ones; when none is ready, the ones still serving
+// while terminating (so a rollout drains rather than fails). A service port
+// with no endpoint gets no map element at all: its packets are not DNATed
+// and the fence (internal/fence) refuses them at once.
+//
+// Each sync computes the whole desired state (a pure function of the
+// listers' contents, see build) and diffs it against the state last written:
+// only new or changed chains are (re)written, map elements added or deleted,
+// vanished chains and sets removed, all in one netlink transaction. The
+// first sync, and any sync after a failure, replaces the table atomically
+// (add, delete, add), which is also how a restarted proxy takes over its
+// predecessor's table without a gap. Syncs are at least MinSyncInterval
+// apart; events in between are coalesced. Run removes the table on
+// shutdown.
+//
+// Node ports answer on 127.0.0.1 too: the proxy sets route_localnet, and a
+// filter rule drops packets for 127.0.0.0/8 from elsewhere that were not
+// DNATed, as kube-proxy does. IPv4 only for now.
+package proxy
