@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes/scheme"
 )
@@ -231,4 +232,55 @@ func rssMB() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkDispatch1000Watchers measures ingest with 1000 watchers, each on the pods of its own
+// node (what 1000 kubelets ask), by creating pods and waiting until the watcher of their node
+// saw each one.
+func BenchmarkDispatch1000Watchers(b *testing.B) {
+	s := newTestStore(b, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	chans := make([]<-chan Event, 1000)
+	for i := range chans {
+		ch, err := s.pods.Watch(ctx, WatchOptions{ResourceVersion: "0", Field: fields.OneTermEqualSelector("spec.nodeName", "node-"+strconv.Itoa(i))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		chans[i] = ch
+	}
+	// Drain every channel.
+	var seen atomic.Int64
+	for _, ch := range chans {
+		go func() {
+			for range ch {
+				seen.Add(1)
+			}
+		}()
+	}
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				p := benchPod("p" + strconv.FormatInt(i, 10))
+				p.Spec.NodeName = "node-" + strconv.FormatInt(i%1000, 10)
+				if _, err := s.pods.Create(ctx, p); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for seen.Load() < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
 }

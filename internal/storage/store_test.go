@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/bosun-k8s/bosun/internal/etcd"
-	"k8s.io/client-go/kubernetes/scheme"
 )
 
 func TestNewValidates(t *testing.T) {
