@@ -126,11 +126,9 @@ func (s *Server) writeObject(w http.ResponseWriter, out output, code int, k *reg
 			writeError(w, apierrors.NewInternalError(err))
 			return
 		}
-		pom := metav1.PartialObjectMetadata{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"},
-			ObjectMeta: *m.(*metav1.ObjectMeta),
-		}
-		writeJSON(w, out, code, &pom)
+		pom := meta.AsPartialObjectMetadata(m)
+		pom.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"}
+		writeJSON(w, out, code, pom)
 	default:
 		body, err := encodeObject(obj, k.GVK)
 		if err != nil {
@@ -396,11 +394,9 @@ func (s *Server) tableForObject(k *registry.Kind, obj runtime.Object, out output
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	pom := metav1.PartialObjectMetadata{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"},
-		ObjectMeta: *m.(*metav1.ObjectMeta),
-	}
-	metaJSON, _ := json.Marshal(&pom)
+	pom := meta.AsPartialObjectMetadata(m)
+	pom.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"}
+	metaJSON, _ := json.Marshal(pom)
 	e := &storage.Entry{Namespace: m.GetNamespace(), Name: m.GetName(), Created: m.GetCreationTimestamp().Time,
 		JSON: full, Meta: metaJSON}
 	if k.Row != nil {
