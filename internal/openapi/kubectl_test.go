@@ -18,6 +18,7 @@ import (
 // a test server, with its own HOME and cache so that nothing is shared between runs.
 type kubectl struct {
 	t          *testing.T
+	bin        string // "": the /usr/bin/kubectl dispatcher
 	kubeconfig string
 	home       string
 }
@@ -27,7 +28,11 @@ func (k *kubectl) run(stdin string, env []string, args ...string) (string, error
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	full := append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", filepath.Join(k.home, "cache")}, args...)
-	cmd := exec.CommandContext(ctx, "/usr/bin/kubectl", full...)
+	bin := k.bin
+	if bin == "" {
+		bin = "/usr/bin/kubectl"
+	}
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Env = append(append(os.Environ(), "HOME="+k.home, "KUBECTL_EXTERNAL_DIFF="), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
@@ -72,6 +77,20 @@ func TestKubectl(t *testing.T) {
 			if !strings.Contains(out, w) {
 				t.Errorf("kubectl %s: output lacks %q:\n%.3000s", strings.Join(e.args, " "), w, out)
 			}
+		}
+	}
+	// The OpenAPI v2 (protobuf) path of explain, and older kubectls (v3 explain since 1.27).
+	out := k.mustRun("", nil, "explain", "deployment.spec.strategy", "--output=plaintext-openapiv2")
+	for _, w := range []string{"KIND:     Deployment", "RESOURCE: strategy <Object>", "rollingUpdate\t<Object>"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("explain --output=plaintext-openapiv2: output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, v := range []string{"1.27", "1.30", "1.32"} {
+		old := &kubectl{t: t, bin: "/usr/lib/google-cloud-sdk/bin/kubectl." + v, kubeconfig: s.Kubeconfig, home: t.TempDir()}
+		out := old.mustRun("", nil, "explain", "deployment.spec.strategy")
+		if !strings.Contains(out, "rollingUpdate") || !strings.Contains(out, "Deployment") {
+			t.Errorf("kubectl %s explain deployment.spec.strategy:\n%s", v, out)
 		}
 	}
 	if out, err := k.run("", nil, "explain", "pods.spec.bogus"); err == nil || !strings.Contains(out, `field "bogus" does not exist`) {
