@@ -110,6 +110,9 @@ func (r *Resource) listPrefix(namespace string) string {
 //   - N with Exact (or with a limit and no match), and continue tokens: that revision, from a
 //     kept snapshot or from etcd; 410 Gone if compacted.
 func (r *Resource) List(ctx context.Context, opts ListOptions) (*ListResult, error) {
+	if err := r.s.waitReady(ctx); err != nil {
+		return nil, err
+	}
 	m := newMatcher(opts.Namespace, opts.Label, opts.Field)
 	if !r.rc.Namespaced {
 		m.namespace = ""

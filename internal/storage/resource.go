@@ -357,6 +357,9 @@ func (r *Resource) GetEntry(ctx context.Context, namespace, name, resourceVersio
 	if err != nil {
 		return nil, err
 	}
+	if err := r.s.waitReady(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case resourceVersion == "":
 		_, ok, err := r.s.consistentRev(ctx)

@@ -168,6 +168,21 @@ func (s *Store) Compact(ctx context.Context, rev int64) error {
 	return nil
 }
 
+// waitReady waits until the caches are primed.
+func (s *Store) waitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	default:
+	}
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return storageError(ctx.Err())
+	}
+}
+
 // setRev records that every event up to rev has been applied and wakes waiters.
 func (s *Store) setRev(rev int64) {
 	if rev <= s.rev.Load() {

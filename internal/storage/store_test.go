@@ -754,3 +754,20 @@ func TestTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWatchTooLarge(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newTestStore(t, func(c *Config) { c.FreshTimeout = 300 * time.Millisecond })
+	ch, err := s.pods.Watch(ctx, WatchOptions{ResourceVersion: "1000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, ch)
+	if ev.Type != watch.Error || !apierrors.IsTimeout(ev.Status) || !apierrors.HasStatusCause(ev.Status, metav1.CauseTypeResourceVersionTooLarge) {
+		t.Fatalf("got %s, want ERROR Too large resource version", describe(ev))
+	}
+	if _, ok := <-ch; ok {
+		t.Fatal("channel not closed after ERROR")
+	}
+}

@@ -112,18 +112,23 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 	}
 	endMarker := opts.SendInitialEvents != nil && *opts.SendInitialEvents
 
+	if err := r.s.waitReady(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case opts.ResourceVersion == "":
 		if _, _, err := r.s.consistentRev(ctx); err != nil {
 			return nil, err
 		}
-	case rv > 0 && sendState:
+	case rv > 0:
+		// As upstream's cacher: wait (briefly) for the cache to reach N, else the watch ends
+		// with a "Too large resource version" error event.
 		ok, err := r.s.waitFresh(ctx, rv, r.s.cfg.FreshTimeout)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, tooLargeRV(rv, r.s.rev.Load())
+			return errorWatch(ctx, tooLargeRV(rv, r.s.rev.Load())), nil
 		}
 	}
 
@@ -150,15 +155,7 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 		if rv < r.floor {
 			floor := r.floor
 			r.mu.Unlock()
-			go func() {
-				defer close(out)
-				st := apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", rv, floor))
-				select {
-				case out <- Event{Type: watch.Error, Status: st}:
-				case <-ctx.Done():
-				}
-			}()
-			return out, nil
+			return errorWatch(ctx, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", rv, floor))), nil
 		}
 		w.startRV = rv
 		replay = r.eventsAfterLocked(rv)
@@ -168,6 +165,14 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 
 	go r.serveWatch(ctx, w, out, state, endMarker, replay)
 	return out, nil
+}
+
+// errorWatch is a watch that delivers one ERROR event and closes.
+func errorWatch(ctx context.Context, err error) <-chan Event {
+	out := make(chan Event, 1)
+	out <- Event{Type: watch.Error, Status: err}
+	close(out)
+	return out
 }
 
 func (r *Resource) removeWatcher(w *watcher) {
