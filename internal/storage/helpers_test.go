@@ -226,3 +226,11 @@ func describe(ev Event) string {
 func runEtcdEndpoints(t testing.TB, url string) *etcd.Etcd {
 	return runEtcd(t, etcd.Config{Endpoints: []string{url}, Logger: testLogger(t)})
 }
+
+func mustFieldSelector(t testing.TB, s string) fields.Selector {
+	sel, err := fields.ParseSelector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
+}
