@@ -1,0 +1,339 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/clock"
+)
+
+// Labels the kubelet puts on every sandbox and container it creates.
+const (
+	LabelManaged      = "bosun.dev/managed"
+	LabelPodUID       = "io.kubernetes.pod.uid"
+	LabelPodName      = "io.kubernetes.pod.name"
+	LabelPodNamespace = "io.kubernetes.pod.namespace"
+	LabelContainer    = "io.kubernetes.container.name"
+	LabelInit         = "bosun.dev/init"
+)
+
+// Config configures a Kubelet.
+type Config struct {
+	Client   kubernetes.Interface
+	NodeName string
+	// NodeIP is reported as the pods' hostIP.
+	NodeIP string
+	// Runtime is the CRI runtime.
+	Runtime Runtime
+	// DataDir holds pod directories (volumes, logs): DataDir/pods/<uid>.
+	DataDir string
+	// ClusterDNS is the nameserver of ClusterFirst pods (10.43.0.10).
+	ClusterDNS string
+	// ClusterDomain, e.g. cluster.local.
+	ClusterDomain string
+	Logger        *slog.Logger
+	Clock         clock.WithTicker
+	// ResyncInterval is how often a running pod is synced without a
+	// change (volume contents follow configMap and secret updates). 0: 10s.
+	ResyncInterval time.Duration
+	// RelistInterval is how often the runtime is listed to notice
+	// container state changes. 0: 1s.
+	RelistInterval time.Duration
+	// HTTPClient runs httpGet probes and hooks; nil: a default client.
+	HTTPClient *http.Client
+}
+
+// Kubelet runs the pods of one node.
+type Kubelet struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   clock.WithTicker
+	runtime Runtime
+	client  kubernetes.Interface
+
+	podLister corelisters.PodLister
+	synced    cache.InformerSynced
+	factory   informers.SharedInformerFactory
+
+	mu      sync.Mutex
+	workers map[types.UID]*podWorker
+	ctx     context.Context
+	wg      sync.WaitGroup
+
+	backoff *backoff
+	http    *http.Client
+}
+
+// New validates cfg and fills defaults. It starts nothing.
+func New(cfg Config) (*Kubelet, error) {
+	switch {
+	case cfg.Client == nil:
+		return nil, errors.New("kubelet: Client is required")
+	case cfg.NodeName == "":
+		return nil, errors.New("kubelet: NodeName is required")
+	case cfg.Runtime == nil:
+		return nil, errors.New("kubelet: Runtime is required")
+	case cfg.DataDir == "":
+		return nil, errors.New("kubelet: DataDir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
+	}
+	if cfg.ResyncInterval == 0 {
+		cfg.ResyncInterval = 10 * time.Second
+	}
+	if cfg.RelistInterval == 0 {
+		cfg.RelistInterval = time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{
+			Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet: %w", err)
+	}
+	cfg.DataDir = abs
+	factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
+		}))
+	pods := factory.Core().V1().Pods()
+	k := &Kubelet{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		clock:     cfg.Clock,
+		runtime:   cfg.Runtime,
+		client:    cfg.Client,
+		podLister: pods.Lister(),
+		synced:    pods.Informer().HasSynced,
+		factory:   factory,
+		workers:   map[types.UID]*podWorker{},
+		backoff:   newBackoff(cfg.Clock, 10*time.Second, 5*time.Minute),
+		http:      cfg.HTTPClient,
+	}
+	_, err = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { k.podChanged(obj, true) },
+		UpdateFunc: func(old, obj any) {
+			o, ok1 := old.(*v1.Pod)
+			n, ok2 := obj.(*v1.Pod)
+			k.podChanged(obj, !ok1 || !ok2 || needsSync(o, n))
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if pod, ok := obj.(*v1.Pod); ok {
+				k.podGone(pod.UID)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kubelet: %w", err)
+	}
+	return k, nil
+}
+
+// Run runs the kubelet until ctx ends. Pods keep running when it returns:
+// a restarted kubelet adopts them.
+func (k *Kubelet) Run(ctx context.Context) error {
+	k.mu.Lock()
+	k.ctx = ctx
+	k.mu.Unlock()
+	k.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
+		k.factory.Shutdown()
+		return ctx.Err()
+	}
+	k.log.Info("kubelet started", "node", k.cfg.NodeName)
+	// Workers created by informer events before ctx was set start now.
+	k.mu.Lock()
+	for _, w := range k.workers {
+		k.startWorker(w)
+	}
+	k.mu.Unlock()
+
+	k.housekeeping(ctx)
+	relist := k.clock.NewTicker(k.cfg.RelistInterval)
+	defer relist.Stop()
+	house := k.clock.NewTicker(30 * time.Second)
+	defer house.Stop()
+	prev := map[string]runtimeapi.ContainerState{}
+	for {
+		select {
+		case <-ctx.Done():
+			k.factory.Shutdown()
+			k.wg.Wait()
+			return nil
+		case <-relist.C():
+			prev = k.relist(ctx, prev)
+		case <-house.C():
+			k.housekeeping(ctx)
+		}
+	}
+}
+
+// needsSync says whether an update changed anything the kubelet acts on;
+// the kubelet's own status writes come back as updates and must not cause
+// another sync each.
+func needsSync(old, cur *v1.Pod) bool {
+	if !equality.Semantic.DeepEqual(old.Spec, cur.Spec) ||
+		!equality.Semantic.DeepEqual(old.DeletionTimestamp, cur.DeletionTimestamp) ||
+		!equality.Semantic.DeepEqual(old.DeletionGracePeriodSeconds, cur.DeletionGracePeriodSeconds) ||
+		!equality.Semantic.DeepEqual(old.Labels, cur.Labels) ||
+		!equality.Semantic.DeepEqual(old.Annotations, cur.Annotations) {
+		return true
+	}
+	foreign := func(p *v1.Pod) []v1.PodCondition {
+		var out []v1.PodCondition
+		for _, c := range p.Status.Conditions {
+			if !kubeletConditions[c.Type] {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	return !equality.Semantic.DeepEqual(foreign(old), foreign(cur))
+}
+
+func (k *Kubelet) podChanged(obj any, kick bool) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w := k.workers[pod.UID]
+	if w == nil {
+		w = newPodWorker(k, pod.UID)
+		k.workers[pod.UID] = w
+		k.startWorker(w)
+		kick = true
+	}
+	w.update(pod, kick)
+}
+
+func (k *Kubelet) podGone(uid types.UID) {
+	k.mu.Lock()
+	w := k.workers[uid]
+	k.mu.Unlock()
+	if w != nil {
+		w.markGone()
+	}
+}
+
+// startWorker starts w's goroutine once the kubelet runs. Callers hold k.mu.
+func (k *Kubelet) startWorker(w *podWorker) {
+	if k.ctx == nil || w.started {
+		return
+	}
+	w.started = true
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		w.run(k.ctx)
+		k.mu.Lock()
+		if k.workers[w.uid] == w {
+			delete(k.workers, w.uid)
+		}
+		k.mu.Unlock()
+	}()
+}
+
+func (k *Kubelet) kick(uid types.UID) {
+	k.mu.Lock()
+	w := k.workers[uid]
+	k.mu.Unlock()
+	if w != nil {
+		w.kick()
+	}
+}
+
+var managedFilter = map[string]string{LabelManaged: "true"}
+
+// relist notices container state changes (exits, starts) and kicks the
+// workers concerned: the kubelet's "pod lifecycle event generator".
+func (k *Kubelet) relist(ctx context.Context, prev map[string]runtimeapi.ContainerState) map[string]runtimeapi.ContainerState {
+	cs, err := k.runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
+	if err != nil {
+		k.log.Warn("relist containers", "err", err)
+		return prev
+	}
+	next := make(map[string]runtimeapi.ContainerState, len(cs))
+	kicked := map[types.UID]bool{}
+	for _, c := range cs {
+		next[c.Id] = c.State
+		uid := types.UID(c.Labels[LabelPodUID])
+		if old, ok := prev[c.Id]; (!ok || old != c.State) && !kicked[uid] {
+			kicked[uid] = true
+			k.kick(uid)
+		}
+	}
+	return next
+}
+
+// housekeeping terminates sandboxes whose pod the kubelet has no worker
+// for: pods deleted while the kubelet was down.
+func (k *Kubelet) housekeeping(ctx context.Context) {
+	sbs, err := k.runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
+	if err != nil {
+		k.log.Warn("housekeeping: list sandboxes", "err", err)
+		return
+	}
+	cs, err := k.runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
+	if err != nil {
+		k.log.Warn("housekeeping: list containers", "err", err)
+		return
+	}
+	uids := map[types.UID]bool{}
+	for _, sb := range sbs {
+		uids[types.UID(sb.Labels[LabelPodUID])] = true
+	}
+	for _, c := range cs {
+		uids[types.UID(c.Labels[LabelPodUID])] = true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for uid := range uids {
+		if uid == "" || k.workers[uid] != nil {
+			continue
+		}
+		k.log.Info("cleaning up pod that no longer exists", "uid", uid)
+		w := newPodWorker(k, uid)
+		w.markGoneLocked()
+		k.workers[uid] = w
+		k.startWorker(w)
+		w.kick()
+	}
+}
+
+// podDir is where a pod's volumes and logs live.
+func (k *Kubelet) podDir(uid types.UID) string {
+	return filepath.Join(k.cfg.DataDir, "pods", string(uid))
+}

@@ -1,0 +1,359 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+const testNode = "node-a"
+
+type harness struct {
+	t      *testing.T
+	client *fake.Clientset
+	rt     *fakeRuntime
+	kl     *Kubelet
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startKubelet(t *testing.T, rt *fakeRuntime, objs ...any) *harness {
+	t.Helper()
+	client := fake.NewClientset()
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *v1.Pod:
+			if _, err := client.CoreV1().Pods(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		case *v1.ConfigMap:
+			if _, err := client.CoreV1().ConfigMaps(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	kl, err := New(Config{
+		Client: client, NodeName: testNode, NodeIP: "192.0.2.10", Runtime: rt, DataDir: t.TempDir(),
+		ClusterDNS: "10.43.0.10", Logger: log, RelistInterval: 50 * time.Millisecond, ResyncInterval: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, client: client, rt: rt, kl: kl, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- kl.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(30 * time.Second):
+			t.Error("kubelet did not stop")
+		}
+	})
+	return h
+}
+
+// waitPod polls the pod until cond holds (30 s).
+func (h *harness) waitPod(ns, name, what string, cond func(*v1.Pod) bool) *v1.Pod {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last *v1.Pod
+	for time.Now().Before(deadline) {
+		p, err := h.client.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil {
+			last = p
+			if cond(p) {
+				return p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if last != nil {
+		h.t.Fatalf("pod %s/%s never %s; status: %+v", ns, name, what, last.Status)
+	}
+	h.t.Fatalf("pod %s/%s never %s", ns, name, what)
+	return nil
+}
+
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("timed out waiting for %s", what)
+}
+
+func testPod(name string, containers ...string) *v1.Pod {
+	p := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name), Labels: map[string]string{"app": name}},
+		Spec: v1.PodSpec{
+			NodeName:      testNode,
+			RestartPolicy: v1.RestartPolicyAlways,
+		},
+		Status: v1.PodStatus{Phase: v1.PodPending, Conditions: []v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionTrue}}},
+	}
+	for _, c := range containers {
+		p.Spec.Containers = append(p.Spec.Containers, v1.Container{Name: c, Image: "bosun.local/hello:v1", ImagePullPolicy: v1.PullIfNotPresent})
+	}
+	return p
+}
+
+func running(p *v1.Pod) bool { return p.Status.Phase == v1.PodRunning }
+
+func TestPodStartsAndReportsStatus(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	pod := testPod("web", "a", "b")
+	pod.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 8080, HostPort: 30080}}
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "web", "Ready", func(p *v1.Pod) bool {
+		c := findCondition(p.Status.Conditions, v1.PodReady)
+		return running(p) && c != nil && c.Status == v1.ConditionTrue
+	})
+	if p.Status.PodIP == "" || p.Status.HostIP != "192.0.2.10" || p.Status.StartTime == nil {
+		t.Errorf("podIP %q hostIP %q startTime %v", p.Status.PodIP, p.Status.HostIP, p.Status.StartTime)
+	}
+	if len(p.Status.ContainerStatuses) != 2 {
+		t.Fatalf("containerStatuses = %+v", p.Status.ContainerStatuses)
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running == nil || !cs.Ready || cs.Started == nil || !*cs.Started || !strings.HasPrefix(cs.ContainerID, "containerd://") || cs.RestartCount != 0 {
+			t.Errorf("container status %+v", cs)
+		}
+	}
+	for _, ct := range []v1.PodConditionType{v1.PodReadyToStartContainers, v1.PodInitialized, v1.ContainersReady, v1.PodReady, v1.PodScheduled} {
+		if c := findCondition(p.Status.Conditions, ct); c == nil || c.Status != v1.ConditionTrue {
+			t.Errorf("condition %s = %+v", ct, c)
+		}
+	}
+	if n := len(rt.Calls("RunPodSandbox")); n != 1 {
+		t.Errorf("RunPodSandbox called %d times", n)
+	}
+	rt.mu.Lock()
+	for _, sb := range rt.sandboxes {
+		cfg := sb.cfg
+		if cfg.Hostname != "web" || cfg.Labels[LabelManaged] != "true" || cfg.Labels["app"] != "web" {
+			t.Errorf("sandbox config hostname %q labels %v", cfg.Hostname, cfg.Labels)
+		}
+		if cfg.DnsConfig == nil || cfg.DnsConfig.Servers[0] != "10.43.0.10" || cfg.DnsConfig.Searches[0] != "default.svc.cluster.local" {
+			t.Errorf("dns config %+v", cfg.DnsConfig)
+		}
+		if len(cfg.PortMappings) != 1 || cfg.PortMappings[0].HostPort != 30080 {
+			t.Errorf("port mappings %+v", cfg.PortMappings)
+		}
+	}
+	rt.mu.Unlock()
+}
+
+func TestInitContainersRunInOrder(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	rt.exitOnStart["init1"] = 0
+	rt.exitOnStart["init2"] = 0
+	pod := testPod("init", "app")
+	pod.Spec.InitContainers = []v1.Container{{Name: "init1", Image: "bosun.local/hello:v1"}, {Name: "init2", Image: "bosun.local/hello:v1"}}
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "init", "Running", running)
+	starts := rt.Calls("StartContainer")
+	want := []string{"StartContainer init1", "StartContainer init2", "StartContainer app"}
+	if fmt.Sprint(starts) != fmt.Sprint(want) {
+		t.Errorf("start order %v, want %v", starts, want)
+	}
+	for _, s := range p.Status.InitContainerStatuses {
+		if s.State.Terminated == nil || s.State.Terminated.Reason != "Completed" {
+			t.Errorf("init status %+v", s)
+		}
+	}
+}
+
+func TestFailedInitContainerFailsNeverPod(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	rt.exitOnStart["init1"] = 3
+	pod := testPod("badinit", "app")
+	pod.Spec.RestartPolicy = v1.RestartPolicyNever
+	pod.Spec.InitContainers = []v1.Container{{Name: "init1", Image: "bosun.local/hello:v1"}}
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "badinit", "Failed", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodFailed })
+	if len(rt.Calls("StartContainer app")) != 0 {
+		t.Error("app container started after its init container failed")
+	}
+	if p.Status.InitContainerStatuses[0].State.Terminated.ExitCode != 3 {
+		t.Errorf("init status %+v", p.Status.InitContainerStatuses[0])
+	}
+}
+
+func TestCrashingContainerBacksOff(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	rt.exitOnStart["crash"] = 1
+	pod := testPod("crasher", "crash")
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "crasher", "in CrashLoopBackOff", func(p *v1.Pod) bool {
+		if len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		w := p.Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == "CrashLoopBackOff"
+	})
+	cs := p.Status.ContainerStatuses[0]
+	// The first restart is immediate; the second waits 10 s.
+	if cs.RestartCount != 1 || !strings.Contains(cs.State.Waiting.Message, "back-off 10s restarting failed container=crash pod=crasher_default(uid-crasher)") {
+		t.Errorf("status %+v waiting %+v", cs, cs.State.Waiting)
+	}
+	if cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 || cs.LastTerminationState.Terminated.Reason != "Error" {
+		t.Errorf("lastState %+v", cs.LastTerminationState)
+	}
+	if p.Status.Phase != v1.PodRunning {
+		t.Errorf("phase %s, want Running (restartPolicy Always)", p.Status.Phase)
+	}
+	if n := len(rt.Calls("CreateContainer crash")); n != 2 {
+		t.Errorf("created %d times during back-off, want 2", n)
+	}
+}
+
+func TestMissingImagePullBackOff(t *testing.T) {
+	rt := newFakeRuntime()
+	pod := testPod("noimg", "a")
+	pod.Spec.Containers[0].Image = "example.invalid/nothing:1"
+	h := startKubelet(t, rt, pod)
+	h.waitPod("default", "noimg", "ErrImagePull", func(p *v1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+			p.Status.ContainerStatuses[0].State.Waiting.Reason == "ErrImagePull"
+	})
+	h.waitPod("default", "noimg", "ImagePullBackOff", func(p *v1.Pod) bool {
+		return p.Status.ContainerStatuses[0].State.Waiting != nil && p.Status.ContainerStatuses[0].State.Waiting.Reason == "ImagePullBackOff"
+	})
+	never := testPod("never", "a")
+	never.Spec.Containers[0].Image = "example.invalid/never:1"
+	never.Spec.Containers[0].ImagePullPolicy = v1.PullNever
+	if _, err := h.client.CoreV1().Pods("default").Create(context.Background(), never, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPod("default", "never", "ErrImageNeverPull", func(p *v1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+			p.Status.ContainerStatuses[0].State.Waiting.Reason == "ErrImageNeverPull"
+	})
+	if n := len(rt.Calls("PullImage example.invalid/never")); n != 0 {
+		t.Errorf("PullImage called %d times for a Never image", n)
+	}
+}
+
+func TestGracefulDeletion(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	pod := testPod("del", "a")
+	pod.Spec.Containers[0].Lifecycle = &v1.Lifecycle{PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"prestop"}}}}
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "del", "Running", running)
+	// What the API server does on a graceful delete.
+	now := metav1.Now()
+	grace := int64(7)
+	p.DeletionTimestamp = &now
+	p.DeletionGracePeriodSeconds = &grace
+	if _, err := h.client.CoreV1().Pods("default").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the kubelet to delete the pod with grace 0", func() bool {
+		for _, a := range h.client.Actions() {
+			if d, ok := a.(k8stesting.DeleteAction); ok && d.GetName() == "del" {
+				return true
+			}
+		}
+		return false
+	})
+	if got := rt.Calls("ExecSync prestop"); len(got) != 1 {
+		t.Errorf("preStop ran %d times", len(got))
+	}
+	stops := rt.Calls("StopContainer a")
+	if len(stops) != 1 || !strings.HasSuffix(stops[0], "timeout=7") {
+		t.Errorf("stops %v, want one with the 7s grace period", stops)
+	}
+	h.waitFor("sandbox removal", func() bool { return len(rt.Calls("RemovePodSandbox")) == 1 })
+}
+
+func TestAdoptsAndNeverTouchesForeign(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	rt.addAdopted("uid-kept", "default", "kept", "a", 2)
+	rt.addAdopted("uid-orphan", "default", "orphan", "a", 0)
+	rt.addForeign()
+	pod := testPod("kept", "a")
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "kept", "Running", running)
+	if p.Status.ContainerStatuses[0].RestartCount != 2 || p.Status.PodIP != "10.42.9.200" {
+		t.Errorf("adopted status %+v ip %s", p.Status.ContainerStatuses[0], p.Status.PodIP)
+	}
+	h.waitFor("the orphan's removal", func() bool {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		for _, sb := range rt.sandboxes {
+			if sb.cfg.Labels[LabelPodUID] == "uid-orphan" {
+				return false
+			}
+		}
+		return true
+	})
+	if n := len(rt.Calls("RunPodSandbox")) + len(rt.Calls("CreateContainer")); n != 0 {
+		t.Errorf("adoption created %d sandboxes/containers", n)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.containers["foreign-c"] == nil || rt.containers["foreign-c"].status.State != 1 || rt.sandboxes["foreign-sb"] == nil {
+		t.Error("a foreign container or sandbox was touched")
+	}
+	for _, c := range rt.calls {
+		if strings.Contains(c, "foreign") {
+			t.Errorf("call on a foreign object: %s", c)
+		}
+	}
+}
+
+func TestEnvAndLivenessRestart(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	rt.execResult["false"] = 1
+	cm := &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "default"}, Data: map[string]string{"color": "blue", "size": "9"}}
+	pod := testPod("envy", "a")
+	pod.Spec.Containers[0].Env = []v1.EnvVar{
+		{Name: "POD", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: "IP", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+		{Name: "COLOR", ValueFrom: &v1.EnvVarSource{ConfigMapKeyRef: &v1.ConfigMapKeySelector{LocalObjectReference: v1.LocalObjectReference{Name: "cfg"}, Key: "color"}}},
+		{Name: "GREETING", Value: "$(POD) is $(COLOR) $(UNDEFINED) $$(POD)"},
+	}
+	pod.Spec.Containers[0].EnvFrom = []v1.EnvFromSource{{Prefix: "CM_", ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectReference: v1.LocalObjectReference{Name: "cfg"}}}}
+	pod.Spec.Containers[0].Args = []string{"--name=$(POD)"}
+	pod.Spec.Containers[0].LivenessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"false"}}}, PeriodSeconds: 1, FailureThreshold: 1}
+	h := startKubelet(t, rt, cm, pod)
+	h.waitPod("default", "envy", "restarted by its liveness probe", func(p *v1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, c := range rt.containers {
+		env := map[string]string{}
+		for _, kv := range c.cfg.Envs {
+			env[kv.Key] = kv.Value
+		}
+		want := map[string]string{"POD": "envy", "COLOR": "blue", "CM_color": "blue", "CM_size": "9", "GREETING": "envy is blue $(UNDEFINED) $(POD)"}
+		for k, v := range want {
+			if env[k] != v {
+				t.Errorf("env %s = %q, want %q", k, env[k], v)
+			}
+		}
+		if !strings.HasPrefix(env["IP"], "10.42.9.") {
+			t.Errorf("env IP = %q", env["IP"])
+		}
+		if fmt.Sprint(c.cfg.Args) != "[--name=envy]" {
+			t.Errorf("args %v", c.cfg.Args)
+		}
+	}
+}
