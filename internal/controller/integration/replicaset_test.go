@@ -107,4 +107,3 @@ func TestReplicaSetKeepsReplicas(t *testing.T) {
 func itoa(n int32) string {
 	return strconv.Itoa(int(n))
 }
-
