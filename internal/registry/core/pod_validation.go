@@ -1187,14 +1187,14 @@ func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
 func validateResourceName(name corev1.ResourceName, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range validation.IsQualifiedName(string(name)) {
-		errs = append(errs, field.Invalid(p, name, msg))
+		errs = append(errs, field.Invalid(p, string(name), msg))
 	}
 	if len(errs) != 0 {
 		return errs
 	}
 	if !strings.Contains(string(name), "/") {
 		for _, msg := range validation.IsQualifiedName("kubernetes.io/" + string(name)) {
-			errs = append(errs, field.Invalid(p, name, msg))
+			errs = append(errs, field.Invalid(p, string(name), msg))
 		}
 	}
 	return errs
@@ -1204,10 +1204,10 @@ func validateContainerResourceName(name corev1.ResourceName, p *field.Path) fiel
 	errs := validateResourceName(name, p)
 	if !strings.Contains(string(name), "/") {
 		if !isStandardContainerResource(name) {
-			return append(errs, field.Invalid(p, name, "must be a standard resource for containers"))
+			return append(errs, field.Invalid(p, string(name), "must be a standard resource for containers"))
 		}
 	} else if !isNativeResource(name) && !isExtendedResource(name) {
-		return append(errs, field.Invalid(p, name, "doesn't follow extended resource name standard"))
+		return append(errs, field.Invalid(p, string(name), "doesn't follow extended resource name standard"))
 	}
 	return errs
 }

@@ -49,7 +49,7 @@ func validateQuotaResourceList(l corev1.ResourceList, p *field.Path) field.Error
 		rp := p.Key(string(name))
 		errs = append(errs, validateResourceName(name, rp)...)
 		if !strings.Contains(string(name), "/") && !isStandardQuotaResource(name) {
-			errs = append(errs, field.Invalid(rp, name, isInvalidQuotaResource))
+			errs = append(errs, field.Invalid(rp, string(name), isInvalidQuotaResource))
 		}
 		q := l[name]
 		errs = append(errs, validateResourceQuantityValue(name, q, rp)...)
