@@ -456,7 +456,7 @@ func (d *Discovery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var doc *document
 	switch path {
 	case "/api":
-		doc = newDocument(&metav1.APIVersions{
+		doc = newUntaggedDocument(&metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
 			Versions: []string{"v1"},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{

@@ -41,11 +41,18 @@ type document struct {
 }
 
 func newDocument(obj runtime.Object) *document {
+	d := newUntaggedDocument(obj)
+	d.etag = etagOf(d.json)
+	return d
+}
+
+// newUntaggedDocument encodes a document served without ETag (made per request).
+func newUntaggedDocument(obj runtime.Object) *document {
 	var buf bytes.Buffer
 	// json.Encoder ends with a newline, as the apimachinery JSON serializer does. Encoding
 	// these plain structs cannot fail.
 	_ = json.NewEncoder(&buf).Encode(obj)
-	return &document{obj: obj, json: buf.Bytes(), etag: etagOf(buf.Bytes())}
+	return &document{obj: obj, json: buf.Bytes()}
 }
 
 func (d *document) encoded(f format) ([]byte, error) {
