@@ -2,8 +2,13 @@ package openapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+
+	"k8s.io/kube-openapi/pkg/spec3"
 
 	"github.com/bosun-k8s/bosun/internal/discovery"
 	"github.com/bosun-k8s/bosun/internal/openapi"
@@ -29,6 +34,53 @@ func TestEveryServedKindDocumented(t *testing.T) {
 	}
 	if logs.Len() > 0 {
 		t.Errorf("documents leave things out:\n%s", logs.String())
+	}
+
+	// What kubectl explain needs of every kind: a GET operation on the resource's path
+	// tagged with its GVK, and a schema carrying that GVK.
+	docs := map[string]*spec3.OpenAPI{}
+	for _, k := range all.Registry().Kinds() {
+		root := "api/" + k.GVK.Version
+		if k.GVK.Group != "" {
+			root = "apis/" + k.GVK.Group + "/" + k.GVK.Version
+		}
+		doc := docs[root]
+		if doc == nil {
+			w := httptest.NewRecorder()
+			o.ServeV3(w, httptest.NewRequest(http.MethodGet, "/openapi/v3/"+root, nil))
+			doc = &spec3.OpenAPI{}
+			if err := json.Unmarshal(w.Body.Bytes(), doc); err != nil {
+				t.Fatalf("%s: %v", root, err)
+			}
+			docs[root] = doc
+		}
+		path := "/" + root + "/" + k.Resource + "/{name}"
+		if k.Namespaced {
+			path = "/" + root + "/namespaces/{namespace}/" + k.Resource + "/{name}"
+		}
+		item := doc.Paths.Paths[path]
+		if item == nil || item.Get == nil {
+			t.Errorf("%v: no GET %s", k.GVK, path)
+			continue
+		}
+		var gvk map[string]string
+		if err := item.Get.Extensions.GetObject("x-kubernetes-group-version-kind", &gvk); err != nil ||
+			gvk["group"] != k.GVK.Group || gvk["version"] != k.GVK.Version || gvk["kind"] != k.GVK.Kind {
+			t.Errorf("%v: GET %s carries GVK %v, %v", k.GVK, path, gvk, err)
+		}
+		found := false
+		for _, s := range doc.Components.Schemas {
+			var list []map[string]string
+			if err := s.Extensions.GetObject("x-kubernetes-group-version-kind", &list); err != nil {
+				continue
+			}
+			for _, g := range list {
+				found = found || (g["group"] == k.GVK.Group && g["version"] == k.GVK.Version && g["kind"] == k.GVK.Kind)
+			}
+		}
+		if !found {
+			t.Errorf("%v: no schema carries the GVK", k.GVK)
+		}
 	}
 }
 
