@@ -1,0 +1,200 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-k8s/bosun/internal/containerd"
+	"github.com/bosun-k8s/bosun/internal/images"
+)
+
+// realNode is a supervised containerd with bosun's images, in a short
+// temporary directory, torn down (sandboxes, containerd, bridge) at the end.
+type realNode struct {
+	dir    string
+	sup    *containerd.Supervisor
+	rt     *CRIRuntime
+	bridge string
+	cidr   string
+}
+
+func startRealNode(t *testing.T) *realNode {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &realNode{dir: dir, bridge: fmt.Sprintf("bk%d", rand.IntN(100000)), cidr: fmt.Sprintf("10.42.%d.0/24", 200+rand.IntN(50))}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n.sup, err = containerd.New(containerd.Config{DataDir: dir, PodCIDR: n.cidr, Bridge: n.bridge, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.sup.Run(ctx) }()
+	t.Cleanup(func() {
+		n.removeAll(t)
+		cancel()
+		<-done
+		_ = exec.Command("ip", "link", "del", n.bridge).Run()
+		// Anything still mounted under the dir (should be nothing).
+		if out, _ := os.ReadFile("/proc/self/mounts"); strings.Contains(string(out), dir) {
+			for _, line := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir) {
+					t.Errorf("left mounted: %s", f[1])
+					_ = exec.Command("umount", "-l", f[1]).Run()
+				}
+			}
+		}
+		_ = os.RemoveAll(dir)
+	})
+	select {
+	case <-n.sup.Ready():
+	case <-time.After(60 * time.Second):
+		t.Fatal("containerd not ready")
+	}
+	b, err := images.New(images.Config{CacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.EnsureLoaded(ctx, n.sup.Endpoint()); err != nil {
+		t.Fatal(err)
+	}
+	n.rt, err = NewCRIRuntime(n.sup.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// removeAll stops and removes every sandbox in this node's containerd.
+func (n *realNode) removeAll(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sbs, err := n.rt.ListPodSandbox(ctx, nil)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	for _, sb := range sbs {
+		if err := n.rt.StopPodSandbox(ctx, sb.Id); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		if err := n.rt.RemovePodSandbox(ctx, sb.Id); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		_ = os.RemoveAll(filepath.Join("/run/containerd/runc/k8s.io", sb.Id))
+	}
+}
+
+func httpGetBody(url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestRealPodLifecycle runs a hello pod on the real containerd through the
+// kubelet, talks to it on its pod IP, deletes it gracefully and checks that
+// nothing is left in the runtime.
+func TestRealPodLifecycle(t *testing.T) {
+	n := startRealNode(t)
+	client := fake.NewClientset()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	kl, err := New(Config{Client: client, NodeName: testNode, NodeIP: "127.0.0.1", Runtime: n.rt, DataDir: filepath.Join(n.dir, "kubelet"),
+		ClusterDNS: "10.43.0.10", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{t: t, client: client}
+
+	pod := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default", UID: types.UID(fmt.Sprintf("uid-real-%d", rand.IntN(1e6)))},
+		Spec: v1.PodSpec{
+			NodeName: testNode, RestartPolicy: v1.RestartPolicyAlways,
+			Volumes: []v1.Volume{{Name: "shared", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}}},
+			InitContainers: []v1.Container{{
+				Name: "prepare", Image: images.Busybox, ImagePullPolicy: v1.PullNever,
+				Command:      []string{"sh", "-c", "echo prepared > /shared/note"},
+				VolumeMounts: []v1.VolumeMount{{Name: "shared", MountPath: "/shared"}},
+			}},
+			Containers: []v1.Container{{
+				Name: "web", Image: images.HelloV1, ImagePullPolicy: v1.PullIfNotPresent,
+				Env:            []v1.EnvVar{{Name: "SHUTDOWN_DELAY", Value: "1s"}},
+				Ports:          []v1.ContainerPort{{ContainerPort: 8080}},
+				ReadinessProbe: &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: "/healthz", Port: intOrStr(8080)}}, PeriodSeconds: 1},
+				VolumeMounts:   []v1.VolumeMount{{Name: "shared", MountPath: "/shared"}},
+			}},
+		},
+	}
+	start := time.Now()
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := h.waitPod("default", "hello", "Ready", func(p *v1.Pod) bool {
+		c := findCondition(p.Status.Conditions, v1.PodReady)
+		return c != nil && c.Status == v1.ConditionTrue
+	})
+	t.Logf("create → Ready: %v", time.Since(start))
+	if !strings.HasPrefix(p.Status.PodIP, strings.TrimSuffix(n.cidr, "0/24")) {
+		t.Errorf("pod IP %s not in %s", p.Status.PodIP, n.cidr)
+	}
+	body, err := httpGetBody("http://" + p.Status.PodIP + ":8080/")
+	if err != nil || body != "Hello from hello (v1)\n" {
+		t.Errorf("GET pod: %q, %v", body, err)
+	}
+	// The init container wrote into the shared emptyDir.
+	cs := p.Status.ContainerStatuses[0]
+	if cs.ImageID == "" || cs.Image != images.HelloV1 {
+		t.Errorf("image %q imageID %q", cs.Image, cs.ImageID)
+	}
+	note, err := os.ReadFile(filepath.Join(kl.volumesDir(pod.UID), "shared", "note"))
+	if err != nil || string(note) != "prepared\n" {
+		t.Errorf("emptyDir note %q, %v", note, err)
+	}
+
+	// Graceful delete: the kubelet stops everything and deletes the object.
+	now := metav1.Now()
+	grace := int64(10)
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
+	if _, err := client.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the pod object to be deleted", func() bool {
+		_, err := client.CoreV1().Pods("default").Get(ctx, "hello", metav1.GetOptions{})
+		return err != nil
+	})
+	h.waitFor("the runtime to be empty", func() bool {
+		sbs, err := n.rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
+		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
+		return err == nil && err2 == nil && len(sbs) == 0 && len(cs) == 0
+	})
+	if _, err := os.Stat(kl.podDir(pod.UID)); !os.IsNotExist(err) {
+		t.Errorf("pod dir left behind: %v", err)
+	}
+}
