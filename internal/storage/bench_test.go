@@ -284,3 +284,20 @@ func BenchmarkDispatch1000Watchers(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// BenchmarkStart10k measures a store's start (load and cache 10,000 pods) over existing data.
+func BenchmarkStart10k(b *testing.B) {
+	s := newTestStore(b, nil)
+	fill(b, s, 10000)
+	s.stop()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s2 := startStore(b, s.client, nil)
+		if n := s2.pods.Count(); n != 10000 {
+			b.Fatalf("%d pods", n)
+		}
+		b.StopTimer()
+		s2.stop()
+		b.StartTimer()
+	}
+}

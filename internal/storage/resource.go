@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -251,29 +252,51 @@ func (r *Resource) bookmark() {
 	}
 }
 
-// loadAll reads every object of the resource at rev.
+// loadAll reads every object of the resource at rev and builds the entries on every core.
 func (r *Resource) loadAll(ctx context.Context, rev int64) ([]*Entry, error) {
-	var out []*Entry
+	var kvs []*mvccpb.KeyValue
 	start, end := r.prefix, clientv3.GetPrefixRangeEnd(r.prefix)
 	for {
 		resp, err := r.s.client.Get(ctx, start, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(1000))
 		if err != nil {
 			return nil, fmt.Errorf("storage: load %s: %w", r.rc.GroupResource, err)
 		}
-		for _, kv := range resp.Kvs {
-			key := string(kv.Key[len(r.prefix):])
-			e, err := r.build(key, kv.Value, kv.ModRevision)
-			if err != nil {
-				r.s.log.Error("storage: cannot cache object", "resource", r.rc.GroupResource, "key", key, "err", err)
-				continue
-			}
-			out = append(out, e)
-		}
+		kvs = append(kvs, resp.Kvs...)
 		if !resp.More || len(resp.Kvs) == 0 {
-			return out, nil
+			break
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
+	entries := make([]*Entry, len(kvs))
+	workers := goruntime.GOMAXPROCS(0)
+	if len(kvs) < 256 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(kvs); i += workers {
+				kv := kvs[i]
+				key := string(kv.Key[len(r.prefix):])
+				e, err := r.build(key, kv.Value, kv.ModRevision)
+				if err != nil {
+					r.s.log.Error("storage: cannot cache object", "resource", r.rc.GroupResource, "key", key, "err", err)
+					continue
+				}
+				entries[i] = e
+			}
+		}(w)
+	}
+	wg.Wait()
+	out := entries[:0]
+	for _, e := range entries {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // key returns the full etcd key of an object.
