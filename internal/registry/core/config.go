@@ -190,12 +190,15 @@ func validateSecret(s *corev1.Secret) field.ErrorList {
 
 func serviceAccountKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
-		Resource:   "serviceaccounts",
-		ShortNames: []string{"sa"},
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.ServiceAccount{} },
-		NewList:    func() runtime.Object { return &corev1.ServiceAccountList{} },
+		GVK:                 corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+		Resource:            "serviceaccounts",
+		ShortNames:          []string{"sa"},
+		Namespaced:          true,
+		New:                 func() runtime.Object { return &corev1.ServiceAccount{} },
+		NewList:             func() runtime.Object { return &corev1.ServiceAccountList{} },
+		ReturnDeletedObject: true,
+		PrepareForCreate:    func(obj runtime.Object) { cleanSecretReferences(obj.(*corev1.ServiceAccount)) },
+		PrepareForUpdate:    func(obj, _ runtime.Object) { cleanSecretReferences(obj.(*corev1.ServiceAccount)) },
 		Columns: []metav1.TableColumnDefinition{
 			{Name: "Secrets", Type: "string", Description: "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."},
 			registry.AgeColumn,
@@ -204,5 +207,12 @@ func serviceAccountKind() *registry.Kind {
 			sa := obj.(*corev1.ServiceAccount)
 			return []interface{}{int64(len(sa.Secrets)), age(&sa.ObjectMeta)}
 		},
+	}
+}
+
+// cleanSecretReferences keeps only the names of a service account's secret references.
+func cleanSecretReferences(sa *corev1.ServiceAccount) {
+	for i, s := range sa.Secrets {
+		sa.Secrets[i] = corev1.ObjectReference{Name: s.Name}
 	}
 }

@@ -24,6 +24,8 @@ func endpointsKind() *registry.Kind {
 		Namespaced: true,
 		New:        func() runtime.Object { return &corev1.Endpoints{} },
 		NewList:    func() runtime.Object { return &corev1.EndpointsList{} },
+		// PUT creates missing endpoints, as upstream allows.
+		CreateOnUpdate: true,
 		Default: func(obj runtime.Object) {
 			e := obj.(*corev1.Endpoints)
 			for i := range e.Subsets {

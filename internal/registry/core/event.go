@@ -27,13 +27,14 @@ const (
 // upstream's order.
 func eventKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("Event"),
-		Resource:   "events",
-		ShortNames: []string{"ev"},
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.Event{} },
-		NewList:    func() runtime.Object { return &corev1.EventList{} },
-		Validate:   func(obj runtime.Object) field.ErrorList { return validateEvent(obj.(*corev1.Event)) },
+		GVK:            corev1.SchemeGroupVersion.WithKind("Event"),
+		Resource:       "events",
+		ShortNames:     []string{"ev"},
+		Namespaced:     true,
+		New:            func() runtime.Object { return &corev1.Event{} },
+		NewList:        func() runtime.Object { return &corev1.EventList{} },
+		CreateOnUpdate: true,
+		Validate:       func(obj runtime.Object) field.ErrorList { return validateEvent(obj.(*corev1.Event)) },
 		Columns: []metav1.TableColumnDefinition{
 			{Name: "Last Seen", Type: "string", Description: "The time at which the most recent occurrence of this event was recorded."},
 			{Name: "Type", Type: "string", Description: "Type of this event (Normal, Warning), new types could be added in the future"},

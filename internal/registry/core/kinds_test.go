@@ -102,6 +102,33 @@ func TestKindsNames(t *testing.T) {
 			t.Errorf("%s: New/NewList missing", k.Resource)
 		}
 	}
+	returnsDeleted := map[string]bool{"pods": true, "services": true, "namespaces": true, "serviceaccounts": true,
+		"persistentvolumes": true, "persistentvolumeclaims": true, "podtemplates": true, "resourcequotas": true}
+	createOnUpdate := map[string]bool{"endpoints": true, "events": true, "limitranges": true}
+	for _, k := range kinds {
+		if k.ReturnDeletedObject != returnsDeleted[k.Resource] {
+			t.Errorf("%s: ReturnDeletedObject = %v", k.Resource, k.ReturnDeletedObject)
+		}
+		if k.CreateOnUpdate != createOnUpdate[k.Resource] {
+			t.Errorf("%s: CreateOnUpdate = %v", k.Resource, k.CreateOnUpdate)
+		}
+	}
+	names := []struct {
+		resource, name string
+		valid          bool
+	}{
+		{"namespaces", "team-a", true}, {"namespaces", "team.a", false},
+		{"services", "web", true}, {"services", "1web", false}, {"services", "web.x", false},
+	}
+	for _, n := range names {
+		k := kindByResource(t, n.resource)
+		if k.NameValidation == nil {
+			t.Fatalf("%s: no name validation", n.resource)
+		}
+		if got := len(k.NameValidation(n.name, false)) == 0; got != n.valid {
+			t.Errorf("%s name %q valid = %v, want %v", n.resource, n.name, got, n.valid)
+		}
+	}
 	if n := kindByResource(t, "nodes"); !n.KeepStatusOnCreate {
 		t.Errorf("nodes must keep status on create")
 	}

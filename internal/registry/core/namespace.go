@@ -2,6 +2,7 @@ package core
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +19,9 @@ func namespaceKind() *registry.Kind {
 		New:        func() runtime.Object { return &corev1.Namespace{} },
 		NewList:    func() runtime.Object { return &corev1.NamespaceList{} },
 		Status:     true,
+		// Namespace names are DNS labels; deleting one answers with the namespace.
+		NameValidation:      apivalidation.NameIsDNSLabel,
+		ReturnDeletedObject: true,
 		PrepareForCreate: func(obj runtime.Object) {
 			ns := obj.(*corev1.Namespace)
 			ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}

@@ -398,3 +398,40 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestPodTemplateGeneration(t *testing.T) {
+	k := kindByResource(t, "podtemplates")
+	pt := validObjects()["podtemplates"].(*corev1.PodTemplate)
+	k.PrepareForCreate(pt)
+	k.Default(pt)
+	if pt.Generation != 1 {
+		t.Fatalf("generation on create = %d", pt.Generation)
+	}
+	same := pt.DeepCopy()
+	same.Labels = map[string]string{"touched": "yes"}
+	k.PrepareForUpdate(same, pt)
+	if same.Generation != 1 {
+		t.Errorf("metadata change bumped generation to %d", same.Generation)
+	}
+	changed := pt.DeepCopy()
+	changed.Template.Spec.Containers[0].Image = "busybox:2"
+	k.PrepareForUpdate(changed, pt)
+	if changed.Generation != 2 {
+		t.Errorf("template change: generation %d, want 2", changed.Generation)
+	}
+	if got := rowText(t, k.Row(pt)); got != "a|busybox|app=x" {
+		t.Errorf("row %q", got)
+	}
+}
+
+func TestServiceAccountCleansSecretReferences(t *testing.T) {
+	k := kindByResource(t, "serviceaccounts")
+	sa := &corev1.ServiceAccount{Secrets: []corev1.ObjectReference{{Name: "tok", Namespace: "x", UID: "u"}}}
+	k.PrepareForCreate(sa)
+	if sa.Secrets[0] != (corev1.ObjectReference{Name: "tok"}) {
+		t.Errorf("secret reference %+v", sa.Secrets[0])
+	}
+	if got := rowText(t, k.Row(sa), 1); got != "1" {
+		t.Errorf("row %q", got)
+	}
+}

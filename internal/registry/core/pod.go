@@ -31,15 +31,16 @@ const podUpdateForbiddenMsg = "pod updates may not change fields other than `spe
 
 func podKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("Pod"),
-		Resource:   "pods",
-		ShortNames: []string{"po"},
-		Categories: []string{"all"},
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.Pod{} },
-		NewList:    func() runtime.Object { return &corev1.PodList{} },
-		Status:     true,
-		Generation: true,
+		GVK:                 corev1.SchemeGroupVersion.WithKind("Pod"),
+		Resource:            "pods",
+		ShortNames:          []string{"po"},
+		Categories:          []string{"all"},
+		Namespaced:          true,
+		New:                 func() runtime.Object { return &corev1.Pod{} },
+		NewList:             func() runtime.Object { return &corev1.PodList{} },
+		Status:              true,
+		Generation:          true,
+		ReturnDeletedObject: true,
 		PrepareForCreate: func(obj runtime.Object) {
 			p := obj.(*corev1.Pod)
 			// Requests defaulted from limits count for the QoS class, as upstream defaults

@@ -106,13 +106,14 @@ func validateQuotaSpec(s *corev1.ResourceQuotaSpec, p *field.Path) field.ErrorLi
 
 func resourceQuotaKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("ResourceQuota"),
-		Resource:   "resourcequotas",
-		ShortNames: []string{"quota"},
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.ResourceQuota{} },
-		NewList:    func() runtime.Object { return &corev1.ResourceQuotaList{} },
-		Status:     true,
+		GVK:                 corev1.SchemeGroupVersion.WithKind("ResourceQuota"),
+		Resource:            "resourcequotas",
+		ShortNames:          []string{"quota"},
+		Namespaced:          true,
+		New:                 func() runtime.Object { return &corev1.ResourceQuota{} },
+		NewList:             func() runtime.Object { return &corev1.ResourceQuotaList{} },
+		Status:              true,
+		ReturnDeletedObject: true,
 		Default: func(obj runtime.Object) {
 			q := obj.(*corev1.ResourceQuota)
 			defaultResourceList(q.Spec.Hard)
@@ -164,13 +165,14 @@ func resourceQuotaKind() *registry.Kind {
 
 func limitRangeKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("LimitRange"),
-		Resource:   "limitranges",
-		ShortNames: []string{"limits"},
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.LimitRange{} },
-		NewList:    func() runtime.Object { return &corev1.LimitRangeList{} },
-		Default:    func(obj runtime.Object) { defaultLimitRange(obj.(*corev1.LimitRange)) },
+		GVK:            corev1.SchemeGroupVersion.WithKind("LimitRange"),
+		Resource:       "limitranges",
+		ShortNames:     []string{"limits"},
+		Namespaced:     true,
+		New:            func() runtime.Object { return &corev1.LimitRange{} },
+		NewList:        func() runtime.Object { return &corev1.LimitRangeList{} },
+		CreateOnUpdate: true,
+		Default:        func(obj runtime.Object) { defaultLimitRange(obj.(*corev1.LimitRange)) },
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validateLimitRange(obj.(*corev1.LimitRange))
 		},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
@@ -31,6 +32,9 @@ func serviceKind() *registry.Kind {
 		New:        func() runtime.Object { return &corev1.Service{} },
 		NewList:    func() runtime.Object { return &corev1.ServiceList{} },
 		Status:     true,
+		// Service names become DNS names: RFC 1035 labels.
+		NameValidation:      apivalidation.NameIsDNS1035Label,
+		ReturnDeletedObject: true,
 		PrepareForCreate: func(obj runtime.Object) {
 			s := obj.(*corev1.Service)
 			s.Status = corev1.ServiceStatus{}

@@ -111,12 +111,13 @@ const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 
 func persistentVolumeKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("PersistentVolume"),
-		Resource:   "persistentvolumes",
-		ShortNames: []string{"pv"},
-		New:        func() runtime.Object { return &corev1.PersistentVolume{} },
-		NewList:    func() runtime.Object { return &corev1.PersistentVolumeList{} },
-		Status:     true,
+		GVK:                 corev1.SchemeGroupVersion.WithKind("PersistentVolume"),
+		Resource:            "persistentvolumes",
+		ShortNames:          []string{"pv"},
+		New:                 func() runtime.Object { return &corev1.PersistentVolume{} },
+		NewList:             func() runtime.Object { return &corev1.PersistentVolumeList{} },
+		Status:              true,
+		ReturnDeletedObject: true,
 		PrepareForCreate: func(obj runtime.Object) {
 			pv := obj.(*corev1.PersistentVolume)
 			now := metav1.Now()
@@ -302,13 +303,14 @@ func validatePV(pv *corev1.PersistentVolume) field.ErrorList {
 
 func persistentVolumeClaimKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
-		Resource:   "persistentvolumeclaims",
-		ShortNames: []string{"pvc"},
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.PersistentVolumeClaim{} },
-		NewList:    func() runtime.Object { return &corev1.PersistentVolumeClaimList{} },
-		Status:     true,
+		GVK:                 corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
+		Resource:            "persistentvolumeclaims",
+		ShortNames:          []string{"pvc"},
+		Namespaced:          true,
+		New:                 func() runtime.Object { return &corev1.PersistentVolumeClaim{} },
+		NewList:             func() runtime.Object { return &corev1.PersistentVolumeClaimList{} },
+		Status:              true,
+		ReturnDeletedObject: true,
 		Default: func(obj runtime.Object) {
 			c := obj.(*corev1.PersistentVolumeClaim)
 			if c.Status.Phase == "" {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/fields"
@@ -16,12 +17,22 @@ import (
 
 func podTemplateKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        corev1.SchemeGroupVersion.WithKind("PodTemplate"),
-		Resource:   "podtemplates",
-		Namespaced: true,
-		New:        func() runtime.Object { return &corev1.PodTemplate{} },
-		NewList:    func() runtime.Object { return &corev1.PodTemplateList{} },
-		Default:    func(obj runtime.Object) { DefaultPodTemplateSpec(&obj.(*corev1.PodTemplate).Template) },
+		GVK:                 corev1.SchemeGroupVersion.WithKind("PodTemplate"),
+		Resource:            "podtemplates",
+		Namespaced:          true,
+		New:                 func() runtime.Object { return &corev1.PodTemplate{} },
+		NewList:             func() runtime.Object { return &corev1.PodTemplateList{} },
+		ReturnDeletedObject: true,
+		// The generation follows .template (the server's own rule looks only at .spec).
+		PrepareForCreate: func(obj runtime.Object) { obj.(*corev1.PodTemplate).Generation = 1 },
+		PrepareForUpdate: func(obj, old runtime.Object) {
+			t, o := obj.(*corev1.PodTemplate), old.(*corev1.PodTemplate)
+			DefaultPodTemplateSpec(&t.Template)
+			if !equality.Semantic.DeepEqual(t.Template, o.Template) {
+				t.Generation = o.Generation + 1
+			}
+		},
+		Default: func(obj runtime.Object) { DefaultPodTemplateSpec(&obj.(*corev1.PodTemplate).Template) },
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return ValidatePodTemplateSpec(&obj.(*corev1.PodTemplate).Template, field.NewPath("template"))
 		},
