@@ -59,6 +59,8 @@ type Config struct {
 	// …). nil: nothing.
 	Admit func(ctx context.Context, a *Attributes) error
 	// Released is called after an object is deleted from storage (e.g. free its service IP).
+	// What admission reserved for a write that then failed is not released here; the
+	// allocator's own repair finds it.
 	Released func(ctx context.Context, kind *registry.Kind, obj runtime.Object)
 
 	// MinWatchTimeout is the least time a watch without timeoutSeconds lasts (upstream 30 min;

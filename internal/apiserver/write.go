@@ -273,9 +273,6 @@ func (s *Server) createObject(ctx context.Context, k *registry.Kind, namespace s
 		if err != nil && generated && apierrors.IsAlreadyExists(err) && attempt < 5 {
 			continue
 		}
-		if err != nil && s.cfg.Released != nil {
-			s.cfg.Released(ctx, k, obj) // give back what admission allocated
-		}
 		return created, err
 	}
 }

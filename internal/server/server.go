@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/etcd"
 	"github.com/bosun-k8s/bosun/internal/openapi"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
+	"github.com/bosun-k8s/bosun/internal/servicealloc"
 	"github.com/bosun-k8s/bosun/internal/storage"
 )
 
@@ -66,6 +68,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	url        string
+	port       int
 	restConfig *rest.Config
 	kubeconfig string
 	api        *apiserver.Server
@@ -146,6 +149,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	s.port = port
 	serving, err := ca.Issue(tlsDir, "serving", servingLeaf(s.cfg.ServiceCIDR))
 	if err != nil {
 		ln.Close()
@@ -198,6 +202,11 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		reg := all.Registry()
+		alloc, err := servicealloc.New(servicealloc.Config{ServiceCIDR: netip.MustParsePrefix(s.cfg.ServiceCIDR)})
+		if err != nil {
+			return err
+		}
+		svcAdmission := &serviceAdmission{alloc: alloc}
 		oapi, err := openapi.New(reg)
 		if err != nil {
 			return err
@@ -209,6 +218,7 @@ func (s *Server) Run(ctx context.Context) error {
 			Discovery: discovery.New(reg, discovery.WithSubresources(discovery.StandardSubresources()...)),
 			OpenAPIV2: http.HandlerFunc(oapi.ServeV2), OpenAPIV3: http.HandlerFunc(oapi.ServeV3),
 			Extra: map[string]http.Handler{"/debug/pprof/": profiling()},
+			Admit: svcAdmission.admit, Released: svcAdmission.released,
 		})
 		if err != nil {
 			return err
@@ -217,18 +227,35 @@ func (s *Server) Run(ctx context.Context) error {
 		s.url, s.restConfig, s.api, s.etcd = url, restCfg, api, et
 		s.mu.Unlock()
 		sg, sctx := errgroup.WithContext(ctx)
+		allocReady := make(chan struct{})
 		sg.Go(func() error { return store.Run(sctx) })
+		svcKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("services"))
+		svcRes := api.Resource(svcKind)
 		sg.Go(func() error {
 			select {
 			case <-store.Ready():
 			case <-sctx.Done():
 				return nil
 			}
+			svcs, err := storedServices(sctx, svcRes)
+			if err != nil {
+				return err
+			}
+			alloc.Rebuild(svcs)
+			close(allocReady)
 			return api.Serve(sctx)
 		})
 		sg.Go(func() error {
 			select {
-			case <-store.Ready():
+			case <-allocReady:
+			case <-sctx.Done():
+				return nil
+			}
+			return svcAdmission.repairLoop(sctx, svcRes)
+		})
+		sg.Go(func() error {
+			select {
+			case <-allocReady:
 			case <-sctx.Done():
 				return nil
 			}
@@ -306,6 +333,14 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := s.bootstrapNamespaces(ctx, client); err != nil {
+		return err
+	}
+	return ensureKubernetesService(ctx, client, firstServiceIP(s.cfg.ServiceCIDR).String(), hostIP(), int32(s.port))
+}
+
+// bootstrapNamespaces creates the namespaces every cluster starts with.
+func (s *Server) bootstrapNamespaces(ctx context.Context, client kubernetes.Interface) error {
 	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		for attempt := 0; ; attempt++ {

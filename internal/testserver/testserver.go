@@ -38,6 +38,8 @@ type Options struct {
 	Components []string
 	// StorageTuning adjusts storage settings (e.g. a short bookmark interval).
 	StorageTuning func(*storage.Config)
+	// EtcdEndpoints uses an external etcd instead of an embedded one.
+	EtcdEndpoints []string
 	// Logger; nil: warnings and errors to stderr.
 	Logger *slog.Logger
 }
@@ -64,7 +66,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 	}
 	srv, err := server.New(server.Config{
 		DataDir: dir, BindAddress: "127.0.0.1", HTTPSPort: -1, DisableAgent: true,
-		Components: components, Logger: logger, StorageTuning: o.StorageTuning,
+		Components: components, Logger: logger, StorageTuning: o.StorageTuning, EtcdEndpoints: o.EtcdEndpoints,
 	})
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
