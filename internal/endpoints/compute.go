@@ -99,7 +99,7 @@ func resolvedPorts(svc *corev1.Service, pod *corev1.Pod) ([]corev1.EndpointPort,
 // selected by the service's selector, in its namespace).
 func desiredSubsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSubset {
 	type group struct {
-		ports             []corev1.EndpointPort
+		ports           []corev1.EndpointPort
 		ready, notReady []corev1.EndpointAddress
 	}
 	groups := map[string]*group{}
