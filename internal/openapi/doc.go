@@ -28,6 +28,8 @@
 // schemas.
 //
 // Nothing is built in New. The documents are built together on first request (or by Warm,
-// meant to run in the background after start), about 0.1 s for a few kinds, and kept with
-// their encodings and ETags.
+// meant to run in the background after start) and kept only as encoded bytes with their
+// ETags (the document trees are dropped): for the full registry about 0.4 s of CPU once and
+// 7 MB kept (v2 JSON 1.4 MB + protobuf 1.3 MB, v3 JSON ~4 MB; v3 protobuf on first request).
+// TypeConverter offers server-side apply the structured schema of every served kind.
 package openapi

@@ -2,7 +2,6 @@ package openapi
 
 import (
 	"bytes"
-	"crypto/sha512"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -21,11 +20,7 @@ import (
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/kube-openapi/pkg/builder"
-	"k8s.io/kube-openapi/pkg/builder3"
-	"k8s.io/kube-openapi/pkg/cached"
 	"k8s.io/kube-openapi/pkg/common"
-	"k8s.io/kube-openapi/pkg/handler3"
-	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/util"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
@@ -55,12 +50,8 @@ type OpenAPI struct {
 	subs []discovery.Subresource
 	log  *slog.Logger
 
-	// v3 documents, keyed by path below /openapi/v3 ("api/v1", "apis/apps/v1").
-	v3      *handler3.OpenAPIService
-	v3Paths map[string]bool
-
 	buildV3 sync.Once
-	v3Specs map[string]*spec3.OpenAPI
+	v3      *v3Docs
 	v3Err   error
 
 	buildTC sync.Once
@@ -83,31 +74,9 @@ func New(reg *registry.Registry, opts ...Option) (*OpenAPI, error) {
 	if reg == nil {
 		return nil, fmt.Errorf("openapi: nil registry")
 	}
-	o := &OpenAPI{reg: reg, log: slog.Default(), v3: handler3.NewOpenAPIService(), v3Paths: map[string]bool{}}
+	o := &OpenAPI{reg: reg, log: slog.Default()}
 	for _, opt := range opts {
 		opt(o)
-	}
-	paths := []string{"api", "apis", "version"}
-	for _, k := range reg.Kinds() {
-		gv := k.GVK.GroupVersion()
-		paths = append(paths, strings.TrimPrefix(gvRoot(gv), "/"))
-		if gv.Group != "" {
-			paths = append(paths, "apis/"+gv.Group)
-		}
-	}
-	for _, p := range paths {
-		if o.v3Paths[p] {
-			continue
-		}
-		o.v3Paths[p] = true
-		p := p
-		o.v3.UpdateGroupVersionLazy(p, cached.Func(func() (*spec3.OpenAPI, string, error) {
-			specs, err := o.v3Documents()
-			if err != nil {
-				return nil, "", err
-			}
-			return specs[p], p, nil
-		}))
 	}
 	return o, nil
 }
@@ -118,23 +87,9 @@ func (o *OpenAPI) Warm() error {
 	if _, err := o.v2Document(); err != nil {
 		return err
 	}
-	if _, err := o.v3Documents(); err != nil {
-		return err
-	}
-	// Encode the v3 documents (handler3 caches the JSON and its hash).
-	req, err := http.NewRequest(http.MethodGet, "/openapi/v3", nil)
-	if err != nil {
-		return fmt.Errorf("openapi: warm: %w", err)
-	}
-	o.v3.HandleDiscovery(discardWriter{}, req)
-	return nil
+	_, err := o.v3Documents()
+	return err
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Header() http.Header         { return http.Header{} }
-func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (discardWriter) WriteHeader(int)             {}
 
 // namer names definitions as upstream does (io.k8s.api.core.v1.Pod) and adds the
 // x-kubernetes-group-version-kind extension of every kind a Go type is registered as.
@@ -199,66 +154,6 @@ func missingDefinition(defs map[string]common.OpenAPIDefinition, e *endpoint) st
 	return ""
 }
 
-// v3Documents builds every OpenAPI v3 document, once. They are built together because
-// kube-openapi's builder writes into the shared definitions.
-func (o *OpenAPI) v3Documents() (map[string]*spec3.OpenAPI, error) {
-	o.buildV3.Do(func() {
-		n := namer()
-		defs := GetOpenAPIDefinitions(func(name string) spec.Ref {
-			friendly, _ := n.GetDefinitionName(name)
-			return spec.MustCreateRef("#/components/schemas/" + common.EscapeJsonPointer(friendly))
-		})
-		specs := map[string]*spec3.OpenAPI{}
-		for key, cs := range o.containers(defs) {
-			cfg := &common.OpenAPIV3Config{
-				Info:                           info(),
-				CommonResponses:                map[int]*spec3.Response{401: {ResponseProps: spec3.ResponseProps{Description: "Unauthorized"}}},
-				Definitions:                    defs,
-				GetOperationIDAndTagsFromRoute: operationID,
-				GetDefinitionName:              n.GetDefinitionName,
-				SecuritySchemes: spec3.SecuritySchemes{"BearerToken": &spec3.SecurityScheme{SecuritySchemeProps: spec3.SecuritySchemeProps{
-					Type: "apiKey", Name: "authorization", In: "header", Description: "Bearer Token authentication"}}},
-				DefaultSecurity: []map[string][]string{{"BearerToken": {}}},
-			}
-			s, err := builder3.BuildOpenAPISpecFromRoutes(cs, cfg)
-			if err != nil {
-				o.v3Err = fmt.Errorf("openapi: build v3 %s: %w", key, err)
-				return
-			}
-			specs[key] = s
-		}
-		o.v3Specs = specs
-	})
-	return o.v3Specs, o.v3Err
-}
-
-// TypeConverter returns the structured-merge-diff type converter of every served kind, built
-// once from the v3 schemas (as upstream builds it from its OpenAPI models): what server-side
-// apply and managed fields need to turn objects into typed values.
-func (o *OpenAPI) TypeConverter() (managedfields.TypeConverter, error) {
-	o.buildTC.Do(func() {
-		specs, err := o.v3Documents()
-		if err != nil {
-			o.tcErr = err
-			return
-		}
-		schemas := map[string]*spec.Schema{}
-		for _, s := range specs {
-			if s.Components == nil {
-				continue
-			}
-			for name, sc := range s.Components.Schemas {
-				schemas[name] = sc
-			}
-		}
-		o.tc, o.tcErr = managedfields.NewTypeConverter(schemas, false)
-		if o.tcErr != nil {
-			o.tcErr = fmt.Errorf("openapi: type converter: %w", o.tcErr)
-		}
-	})
-	return o.tc, o.tcErr
-}
-
 // v2Document builds and encodes the swagger 2.0 document, once.
 func (o *OpenAPI) v2Document() (*v2Doc, error) {
 	o.buildV2.Do(func() {
@@ -304,7 +199,7 @@ func (o *OpenAPI) v2Document() (*v2Doc, error) {
 			o.v2Err = fmt.Errorf("openapi: encode v2 protobuf: %w", err)
 			return
 		}
-		o.v2 = &v2Doc{json: j, proto: pb, etag: fmt.Sprintf("%X", sha512.Sum512(j)), modified: time.Now()}
+		o.v2 = &v2Doc{json: j, proto: pb, etag: etagOf(j), modified: time.Now()}
 	})
 	return o.v2, o.v2Err
 }
@@ -322,7 +217,9 @@ func (o *OpenAPI) ServeV2(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	contentType, ok := negotiateV2(r.Header.Get("Accept"))
+	contentType, ok := negotiate(r.Header.Get("Accept"), map[string]string{
+		// answered under the name without "@", which clients can parse
+		mimeV2JSON: mimeV2JSON, mimeV2Protobuf: mimeV2ProtobufOldName, mimeV2ProtobufOldName: mimeV2ProtobufOldName})
 	if !ok {
 		http.Error(w, "only application/json and "+mimeV2Protobuf+" are served", http.StatusNotAcceptable)
 		return
@@ -343,14 +240,16 @@ func (o *OpenAPI) ServeV2(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", doc.modified, bytes.NewReader(body))
 }
 
-// negotiateV2 picks the answer's media type from an Accept header (highest q, then order).
-func negotiateV2(accept string) (string, bool) {
+// negotiate picks the answer's media type from an Accept header: the highest-q clause
+// naming one of offers (media type asked for → media type answered), */* and application/*
+// meaning JSON; no Accept header means JSON.
+func negotiate(accept string, offers map[string]string) (string, bool) {
 	if strings.TrimSpace(accept) == "" {
-		return mimeV2JSON, true
+		return "application/json", true
 	}
 	best, bestQ := "", 0.0
 	for _, part := range strings.Split(accept, ",") {
-		// The protobuf type's "@" is no valid MIME token, so parse by hand.
+		// The protobuf types' "@" is no valid MIME token, so parse by hand.
 		fields := strings.Split(part, ";")
 		base := strings.ToLower(strings.TrimSpace(fields[0]))
 		q := 1.0
@@ -362,51 +261,13 @@ func negotiateV2(accept string) (string, bool) {
 				}
 			}
 		}
-		var ct string
-		switch base {
-		case mimeV2JSON, "application/*", "*/*":
-			ct = mimeV2JSON
-		case mimeV2Protobuf, mimeV2ProtobufOldName:
-			// answered under the name without "@", which clients can parse
-			ct = mimeV2ProtobufOldName
-		default:
-			continue
+		ct, ok := offers[base]
+		if base == "*/*" || base == "application/*" {
+			ct, ok = "application/json", true
 		}
-		if q > bestQ {
+		if ok && q > bestQ {
 			best, bestQ = ct, q
 		}
 	}
 	return best, best != ""
-}
-
-// ServeV3 serves /openapi/v3 (the index of group versions, each with a hash) and
-// /openapi/v3/<path> (one OpenAPI 3.0 document, JSON or protobuf; with ?hash= it is cached
-// immutably by clients, a stale hash is redirected to the current one).
-func (o *OpenAPI) ServeV3(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	p := strings.Trim(strings.TrimPrefix(r.URL.Path, "/openapi/v3"), "/")
-	if p == "" {
-		if _, err := o.v3Documents(); err != nil {
-			o.log.Error("openapi: v3 documents", "err", err)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		o.v3.HandleDiscovery(w, r)
-		return
-	}
-	if !o.v3Paths[p] {
-		http.NotFound(w, r)
-		return
-	}
-	if _, err := o.v3Documents(); err != nil {
-		o.log.Error("openapi: v3 documents", "err", err)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	r2 := r.Clone(r.Context())
-	r2.URL.Path = "/openapi/v3/" + p
-	o.v3.HandleGroupVersion(w, r2)
 }
