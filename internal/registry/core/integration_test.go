@@ -1,0 +1,121 @@
+package core_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bosun-k8s/bosun/internal/testserver"
+)
+
+// TestAgainstAPIServer drives the core kinds through the real API server with client-go.
+func TestAgainstAPIServer(t *testing.T) {
+	ts := testserver.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := ts.Client
+
+	t.Run("pod defaults and status", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "web", Image: "bosun.local/hello:v1",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+		}}}}
+		got, err := c.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create pod: %v", err)
+		}
+		s := got.Spec
+		if s.RestartPolicy != corev1.RestartPolicyAlways || s.DNSPolicy != corev1.DNSClusterFirst ||
+			*s.TerminationGracePeriodSeconds != 30 || s.SchedulerName != "default-scheduler" ||
+			s.Containers[0].ImagePullPolicy != corev1.PullIfNotPresent || s.Containers[0].TerminationMessagePath != "/dev/termination-log" {
+			t.Errorf("pod spec defaults: %+v", s)
+		}
+		if got.Status.Phase != corev1.PodPending || got.Status.QOSClass != corev1.PodQOSGuaranteed {
+			t.Errorf("pod status: %+v", got.Status)
+		}
+		list, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending,spec.nodeName="})
+		if err != nil || len(list.Items) != 1 {
+			t.Errorf("field selector list: %v items, err %v", len(list.Items), err)
+		}
+	})
+
+	t.Run("pod validation message", func(t *testing.T) {
+		bad := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bad"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "Foo"}}}}
+		_, err := c.CoreV1().Pods("default").Create(ctx, bad, metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) {
+			t.Fatalf("want 422, got %v", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{`Pod "bad" is invalid`, `spec.containers[0].name: Invalid value: "Foo": a lowercase RFC 1123 label must consist of`,
+			"spec.containers[0].image: Required value"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error %q lacks %q", msg, want)
+			}
+		}
+	})
+
+	t.Run("pod table", func(t *testing.T) {
+		raw, err := c.CoreV1().RESTClient().Get().Namespace("default").Resource("pods").
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("table: %v", err)
+		}
+		var tbl metav1.Table
+		if err := json.Unmarshal(raw, &tbl); err != nil {
+			t.Fatalf("decode table: %v", err)
+		}
+		var names []string
+		for _, col := range tbl.ColumnDefinitions {
+			names = append(names, col.Name)
+		}
+		if strings.Join(names, ",") != "Name,Ready,Status,Restarts,Age,IP,Node,Nominated Node,Readiness Gates" {
+			t.Errorf("columns %v", names)
+		}
+		if len(tbl.Rows) != 1 || tbl.Rows[0].Cells[1] != "0/1" || tbl.Rows[0].Cells[2] != "Pending" || tbl.Rows[0].Cells[3] != "0" {
+			t.Errorf("rows %+v", tbl.Rows)
+		}
+	})
+
+	t.Run("namespace, service, secret", func(t *testing.T) {
+		ns, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create namespace: %v", err)
+		}
+		if ns.Status.Phase != corev1.NamespaceActive || len(ns.Spec.Finalizers) != 1 || ns.Labels["kubernetes.io/metadata.name"] != "team-a" {
+			t.Errorf("namespace %+v", ns)
+		}
+		_, err = c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a.b"}}, metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) {
+			t.Errorf("dotted namespace name accepted: %v", err)
+		}
+		sec, err := c.CoreV1().Secrets("team-a").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s"},
+			StringData: map[string]string{"user": "admin"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create secret: %v", err)
+		}
+		if sec.Type != corev1.SecretTypeOpaque || string(sec.Data["user"]) != "admin" || sec.StringData != nil {
+			t.Errorf("secret %+v", sec)
+		}
+		svc, err := c.CoreV1().Services("team-a").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create service: %v", err)
+		}
+		if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].TargetPort.IntValue() != 80 || svc.Spec.SessionAffinity != corev1.ServiceAffinityNone {
+			t.Errorf("service %+v", svc.Spec)
+		}
+		_, err = c.CoreV1().Services("team-a").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "two"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}, {Port: 81}}}}, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "spec.ports[0].name: Required value") {
+			t.Errorf("unnamed ports: %v", err)
+		}
+	})
+}
