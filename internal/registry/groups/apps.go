@@ -56,6 +56,8 @@ func deploymentKind() *registry.Kind {
 			// Annotations are copied from deployments to their replica sets, so upstream
 			// bumps the generation on annotation changes as well as spec changes.
 			d, o := obj.(*appsv1.Deployment), old.(*appsv1.Deployment)
+			defaultDeployment(d) // compare defaulted specs, as upstream does after decoding
+			d.Generation = o.Generation
 			if !apiequality.Semantic.DeepEqual(d.Spec, o.Spec) || !apiequality.Semantic.DeepEqual(d.Annotations, o.Annotations) {
 				d.Generation = o.Generation + 1
 			}
@@ -497,6 +499,7 @@ func daemonSetKind() *registry.Kind {
 		},
 		PrepareForUpdate: func(obj, old runtime.Object) {
 			d, o := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+			defaultDaemonSet(d) // compare defaulted templates, as upstream does after decoding
 			tg := templateGeneration(o.Annotations)
 			if !apiequality.Semantic.DeepEqual(d.Spec.Template, o.Spec.Template) {
 				tg++

@@ -129,6 +129,13 @@ func TestDeploymentUpdate(t *testing.T) {
 	if same.Generation != 3 {
 		t.Errorf("generation after no-op update = %d, want 3", same.Generation)
 	}
+	// a PUT of the original, undefaulted manifest changes nothing
+	replaced := newDeployment()
+	replaced.Generation = 4 // as a server comparing undefaulted specs would have bumped it
+	update(k, replaced, old)
+	if replaced.Generation != 3 {
+		t.Errorf("generation after replacing with the same manifest = %d, want 3", replaced.Generation)
+	}
 }
 
 func TestDeploymentStatusValidation(t *testing.T) {
@@ -312,6 +319,14 @@ func TestDaemonSet(t *testing.T) {
 	update(k, same, d)
 	if g := same.Annotations[daemonSetTemplateGenerationAnnotation]; g != "1" {
 		t.Errorf("template generation after other change = %q, want 1", g)
+	}
+
+	// the same manifest sent again (without defaults) is no template change
+	again := newDaemonSet()
+	again.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+	update(k, again, d)
+	if g := again.Annotations[daemonSetTemplateGenerationAnnotation]; g != "1" {
+		t.Errorf("template generation after resending the manifest = %q, want 1", g)
 	}
 
 	d.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, NumberReady: 2, UpdatedNumberScheduled: 3, NumberAvailable: 2}

@@ -43,8 +43,7 @@ func hpaKind() *registry.Kind {
 		Namespaced: true,
 		New:        func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscaler{} },
 		NewList:    func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscalerList{} },
-		Status:     true,
-		Generation: true,
+		Status:     true, // upstream keeps metadata.generation at 0 for autoscalers
 		Default:    func(obj runtime.Object) { defaultHPA(obj.(*autoscalingv2.HorizontalPodAutoscaler)) },
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validateHPASpec(&obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec, field.NewPath("spec"))

@@ -42,6 +42,7 @@ func endpointSliceKind() *registry.Kind {
 			// a slice has no spec: any change of its endpoints, ports or labels is a new
 			// generation, as upstream counts it
 			s, o := obj.(*discoveryv1.EndpointSlice), old.(*discoveryv1.EndpointSlice)
+			defaultEndpointSlice(s)
 			oc := o.DeepCopy()
 			oc.TypeMeta, oc.ObjectMeta = s.TypeMeta, s.ObjectMeta
 			oc.Labels = o.Labels
@@ -49,17 +50,7 @@ func endpointSliceKind() *registry.Kind {
 				s.Generation = o.Generation + 1
 			}
 		},
-		Default: func(obj runtime.Object) {
-			s := obj.(*discoveryv1.EndpointSlice)
-			for i := range s.Ports {
-				if s.Ports[i].Name == nil {
-					s.Ports[i].Name = ptrTo("")
-				}
-				if s.Ports[i].Protocol == nil {
-					s.Ports[i].Protocol = ptrTo(corev1.ProtocolTCP)
-				}
-			}
-		},
+		Default: func(obj runtime.Object) { defaultEndpointSlice(obj.(*discoveryv1.EndpointSlice)) },
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validateEndpointSlice(obj.(*discoveryv1.EndpointSlice))
 		},
@@ -76,6 +67,17 @@ func endpointSliceKind() *registry.Kind {
 			s := obj.(*discoveryv1.EndpointSlice)
 			return []interface{}{string(s.AddressType), slicePorts(s.Ports), sliceEndpoints(s.Endpoints), age(&s.ObjectMeta)}
 		},
+	}
+}
+
+func defaultEndpointSlice(s *discoveryv1.EndpointSlice) {
+	for i := range s.Ports {
+		if s.Ports[i].Name == nil {
+			s.Ports[i].Name = ptrTo("")
+		}
+		if s.Ports[i].Protocol == nil {
+			s.Ports[i].Protocol = ptrTo(corev1.ProtocolTCP)
+		}
 	}
 }
 
