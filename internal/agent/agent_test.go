@@ -1,0 +1,220 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/bosun-k8s/bosun/internal/images"
+	"github.com/bosun-k8s/bosun/internal/kubelet"
+	"github.com/bosun-k8s/bosun/internal/testserver"
+)
+
+// testNode is an agent with its own containerd against a test API server.
+type testNode struct {
+	agent  *Agent
+	client kubernetes.Interface
+	dir    string
+	name   string
+	cidr   string
+}
+
+// startNode runs an agent on a real API server, acts as the node IPAM
+// controller (assigns a podCIDR) and waits for the node to be Ready. At the
+// end every sandbox is removed and containerd and the bridge are stopped.
+func startNode(t testing.TB, ts *testserver.Server) *testNode {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ba")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := rand.IntN(100000)
+	n := &testNode{client: ts.Client, dir: dir, name: fmt.Sprintf("node-%d", suffix), cidr: fmt.Sprintf("10.42.%d.0/24", 150+rand.IntN(50))}
+	bridge := fmt.Sprintf("ba%d", suffix)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n.agent, err = New(Config{
+		RESTConfig: ts.RESTConfig, NodeName: n.name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
+		Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.agent.Run(ctx) }()
+	t.Cleanup(func() {
+		removeAllSandboxes(t, filepath.Join(dir, "containerd", "containerd.sock"))
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("agent did not stop")
+		}
+		_ = exec.Command("ip", "link", "del", bridge).Run()
+		_ = os.RemoveAll(dir)
+	})
+	// The node IPAM controller's part.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		node, err := ts.Client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		if err == nil {
+			if node.Spec.PodCIDR == "" {
+				node.Spec.PodCIDR, node.Spec.PodCIDRs = n.cidr, []string{n.cidr}
+				_, err = ts.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+			}
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node never registered: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case <-n.agent.Ready():
+	case err := <-done:
+		t.Fatalf("agent stopped: %v", err)
+	case <-time.After(120 * time.Second):
+		t.Fatal("agent not ready after 120s")
+	}
+	return n
+}
+
+func removeAllSandboxes(t testing.TB, socket string) {
+	rt, err := kubelet.NewCRIRuntime(socket)
+	if err != nil {
+		return
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sbs, err := rt.ListPodSandbox(ctx, nil)
+	if err != nil {
+		return
+	}
+	for _, sb := range sbs {
+		_ = rt.StopPodSandbox(ctx, sb.Id)
+		if err := rt.RemovePodSandbox(ctx, sb.Id); err != nil {
+			t.Errorf("cleanup sandbox %s: %v", sb.Id, err)
+		}
+	}
+}
+
+func helloPod(name, node string) *v1.Pod {
+	grace := int64(5)
+	return &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "hello"}},
+		Spec: v1.PodSpec{
+			NodeName:                      node,
+			TerminationGracePeriodSeconds: &grace,
+			Containers: []v1.Container{{
+				Name: "hello", Image: images.HelloV1, ImagePullPolicy: v1.PullIfNotPresent,
+				Env:   []v1.EnvVar{{Name: "SHUTDOWN_DELAY", Value: "1s"}},
+				Ports: []v1.ContainerPort{{ContainerPort: 8080}},
+			}},
+		},
+	}
+}
+
+func podReady(p *v1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == v1.PodReady && c.Status == v1.ConditionTrue {
+			return p.Status.Phase == v1.PodRunning && p.Status.PodIP != ""
+		}
+	}
+	return false
+}
+
+func poll(t testing.TB, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		var ok bool
+		if ok, err = cond(); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s (last error: %v)", what, err)
+}
+
+// TestAgentEndToEnd: a real API server, an agent with its own containerd;
+// the node registers and is Ready with its lease; a pod created with
+// client-go runs, answers HTTP on its IP, and a graceful delete removes it.
+func TestAgentEndToEnd(t *testing.T) {
+	ts := testserver.Start(t)
+	n := startNode(t, ts)
+	ctx := context.Background()
+
+	node, err := ts.Client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := false
+	for _, c := range node.Status.Conditions {
+		if c.Type == v1.NodeReady && c.Status == v1.ConditionTrue {
+			ready = true
+		}
+	}
+	if !ready || node.Status.Capacity.Pods().Value() != 110 || node.Status.Capacity.Cpu().IsZero() ||
+		!strings.HasPrefix(node.Status.NodeInfo.ContainerRuntimeVersion, "containerd://") || node.Status.NodeInfo.KubeletVersion == "" {
+		t.Errorf("node status: ready=%v capacity=%v nodeInfo=%+v", ready, node.Status.Capacity, node.Status.NodeInfo)
+	}
+	lease, err := ts.Client.CoordinationV1().Leases("kube-node-lease").Get(ctx, n.name, metav1.GetOptions{})
+	if err != nil || lease.Spec.RenewTime == nil || *lease.Spec.HolderIdentity != n.name {
+		t.Errorf("lease: %+v, %v", lease, err)
+	}
+
+	created, err := ts.Client.CoreV1().Pods("default").Create(ctx, helloPod("hello-e2e", n.name), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod *v1.Pod
+	poll(t, "the pod to be Running and Ready", func() (bool, error) {
+		pod, err = ts.Client.CoreV1().Pods("default").Get(ctx, "hello-e2e", metav1.GetOptions{})
+		return err == nil && podReady(pod), err
+	})
+	if pod.Status.HostIP != "127.0.0.1" || len(pod.Status.ContainerStatuses) != 1 || pod.Status.ContainerStatuses[0].ImageID == "" {
+		t.Errorf("status: %+v", pod.Status)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pod.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "Hello from hello-e2e (v1)\n" {
+		t.Errorf("pod answered %q", body)
+	}
+
+	uid := created.UID
+	if err := ts.Client.CoreV1().Pods("default").Delete(ctx, "hello-e2e", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the kubelet to remove the pod object", func() (bool, error) {
+		p, err := ts.Client.CoreV1().Pods("default").Get(ctx, "hello-e2e", metav1.GetOptions{})
+		if err != nil {
+			return true, nil
+		}
+		return p.UID != types.UID(uid), nil
+	})
+}
