@@ -1,7 +1,6 @@
 package openapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -64,9 +63,10 @@ type OpenAPI struct {
 }
 
 type v2Doc struct {
-	json, proto []byte
-	etag        string
-	modified    time.Time
+	json, proto     []byte
+	gzJSON, gzProto compressed
+	etag            string
+	modified        time.Time
 }
 
 // New returns the OpenAPI documents of reg; it builds nothing yet.
@@ -230,14 +230,17 @@ func (o *OpenAPI) ServeV2(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	body := doc.json
+	body, gz := doc.json, &doc.gzJSON
 	if contentType != mimeV2JSON {
-		body = doc.proto
+		body, gz = doc.proto, &doc.gzProto
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Vary", "Accept")
 	w.Header().Set("ETag", strconv.Quote(doc.etag))
-	http.ServeContent(w, r, "", doc.modified, bytes.NewReader(body))
+	if err := serveDocument(w, r, doc.modified, body, gz); err != nil {
+		o.log.Error("openapi: v2 document", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
 }
 
 // negotiate picks the answer's media type from an Accept header: the highest-q clause

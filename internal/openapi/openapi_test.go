@@ -1,6 +1,8 @@
 package openapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -557,6 +559,42 @@ func TestCaching(t *testing.T) {
 	}
 	if r := do(srv.URL+"/openapi/v2", "text/html", ""); r.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("v2 text/html: %d, want 406", r.StatusCode)
+	}
+}
+
+// TestGzip: large documents are sent gzip-encoded to clients that accept it, and decode to
+// the plain document.
+func TestGzip(t *testing.T) {
+	_, srv := startServer(t)
+	for _, p := range []string{"/openapi/v2", "/openapi/v3", "/openapi/v3/apis/apps/v1"} {
+		get := func(enc string) (*http.Response, []byte) {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+p, nil)
+			req.Header.Set("Accept-Encoding", enc)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp, b
+		}
+		plainResp, plain := get("identity")
+		gzResp, gz := get("gzip")
+		if plainResp.Header.Get("Content-Encoding") != "" || gzResp.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("%s: Content-Encoding %q / %q", p, plainResp.Header.Get("Content-Encoding"), gzResp.Header.Get("Content-Encoding"))
+			continue
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain) || len(plain) == 0 {
+			t.Errorf("%s: gzip body does not decode to the plain one (%v)", p, err)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package openapi
 
 import (
-	"bytes"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 // document trees are dropped once encoded.
 type v3Docs struct {
 	index     []byte
+	gzIndex   compressed
 	indexETag string
 	docs      map[string]*v3Doc // by path below /openapi/v3: "api/v1", "apis/apps/v1"
 	modified  time.Time
@@ -34,6 +34,8 @@ type v3Docs struct {
 type v3Doc struct {
 	json []byte
 	etag string
+
+	gzJSON, gzProto compressed
 
 	protoOnce sync.Once
 	proto     []byte
@@ -174,7 +176,9 @@ func (o *OpenAPI) ServeV3(w http.ResponseWriter, r *http.Request) {
 	if key == "" {
 		w.Header().Set("Etag", strconv.Quote(docs.indexETag))
 		w.Header().Set("Content-Type", "application/json")
-		http.ServeContent(w, r, "", docs.modified, bytes.NewReader(docs.index))
+		if err := serveDocument(w, r, docs.modified, docs.index, &docs.gzIndex); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
 		return
 	}
 	d, ok := docs.docs[key]
@@ -189,8 +193,9 @@ func (o *OpenAPI) ServeV3(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "only application/json and "+mimeV3Protobuf+" are served", http.StatusNotAcceptable)
 		return
 	}
-	body := d.json
+	body, gz := d.json, &d.gzJSON
 	if contentType != mimeV3JSON {
+		gz = &d.gzProto
 		if body, err = d.protobuf(); err != nil {
 			o.log.Error("openapi: v3 protobuf", "path", key, "err", err)
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -207,5 +212,8 @@ func (o *OpenAPI) ServeV3(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Etag", strconv.Quote(d.etag))
-	http.ServeContent(w, r, "", docs.modified, bytes.NewReader(body))
+	if err := serveDocument(w, r, docs.modified, body, gz); err != nil {
+		o.log.Error("openapi: v3 document", "path", key, "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
 }
