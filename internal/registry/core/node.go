@@ -28,20 +28,15 @@ func nodeKind() *registry.Kind {
 		NewList:            func() runtime.Object { return &corev1.NodeList{} },
 		Status:             true,
 		KeepStatusOnCreate: true,
-		Default: func(obj runtime.Object) {
-			n := obj.(*corev1.Node)
-			if n.Status.Allocatable == nil && n.Status.Capacity != nil {
-				n.Status.Allocatable = n.Status.Capacity.DeepCopy()
-			}
-			defaultResourceList(n.Status.Capacity)
-			defaultResourceList(n.Status.Allocatable)
-		},
-		Validate: func(obj runtime.Object) field.ErrorList { return validateNode(obj.(*corev1.Node)) },
+		Default:            func(obj runtime.Object) { defaultNodeStatus(&obj.(*corev1.Node).Status) },
+		Validate:           func(obj runtime.Object) field.ErrorList { return validateNode(obj.(*corev1.Node)) },
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return validateNodeUpdate(obj.(*corev1.Node), old.(*corev1.Node))
 		},
+		// The status path has no Default hook: status defaults are applied here.
 		ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
 			n := obj.(*corev1.Node)
+			defaultNodeStatus(&n.Status)
 			return append(validateNode(n), validateNodeUpdate(n, old.(*corev1.Node))...)
 		},
 		Columns: []metav1.TableColumnDefinition{
@@ -188,4 +183,13 @@ func nodeRow(n *corev1.Node) []interface{} {
 	return []interface{}{strings.Join(status, ","), rolesStr, age(&n.ObjectMeta), info.KubeletVersion,
 		addr(corev1.NodeInternalIP), addr(corev1.NodeExternalIP), unknown(info.OSImage), unknown(info.KernelVersion),
 		unknown(info.ContainerRuntimeVersion)}
+}
+
+// defaultNodeStatus fills allocatable from capacity when the kubelet gives only capacity.
+func defaultNodeStatus(st *corev1.NodeStatus) {
+	if st.Allocatable == nil && st.Capacity != nil {
+		st.Allocatable = st.Capacity.DeepCopy()
+	}
+	defaultResourceList(st.Capacity)
+	defaultResourceList(st.Allocatable)
 }

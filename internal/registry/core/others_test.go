@@ -435,3 +435,36 @@ func TestServiceAccountCleansSecretReferences(t *testing.T) {
 		t.Errorf("row %q", got)
 	}
 }
+
+// The status path has no Default hook; the kinds apply status defaults while validating.
+func TestStatusPathDefaults(t *testing.T) {
+	nk := kindByResource(t, "nodes")
+	n := &corev1.Node{Status: corev1.NodeStatus{Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}}}
+	if errs := nk.ValidateStatusUpdate(n, n.DeepCopy()); len(errs) != 0 {
+		t.Fatalf("node status: %v", errs)
+	}
+	if c := n.Status.Allocatable[corev1.ResourceCPU]; c.String() != "4" {
+		t.Errorf("allocatable %v", n.Status.Allocatable)
+	}
+	sk := kindByResource(t, "services")
+	s := &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}}
+	s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.1.10"}}
+	if errs := sk.ValidateStatusUpdate(s, s.DeepCopy()); len(errs) != 0 {
+		t.Fatalf("service status: %v", errs)
+	}
+	if m := s.Status.LoadBalancer.Ingress[0].IPMode; m == nil || *m != corev1.LoadBalancerIPModeVIP {
+		t.Errorf("ipMode %v", m)
+	}
+	ck := kindByResource(t, "persistentvolumeclaims")
+	c := &corev1.PersistentVolumeClaim{}
+	if errs := ck.ValidateStatusUpdate(c, c.DeepCopy()); len(errs) != 0 || c.Status.Phase != corev1.ClaimPending {
+		t.Errorf("pvc status: %v %q", errs, c.Status.Phase)
+	}
+	pk := kindByResource(t, "persistentvolumes")
+	old := &corev1.PersistentVolume{Status: corev1.PersistentVolumeStatus{Phase: corev1.VolumeAvailable}}
+	pv := old.DeepCopy()
+	pv.Status.Phase = corev1.VolumeBound
+	if errs := pk.ValidateStatusUpdate(pv, old); len(errs) != 0 || pv.Status.LastPhaseTransitionTime == nil {
+		t.Errorf("pv status: %v %v", errs, pv.Status.LastPhaseTransitionTime)
+	}
+}

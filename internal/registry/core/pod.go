@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -60,7 +61,11 @@ func podKind() *registry.Kind {
 			p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
 			p.Status = o.Status
 		},
-		Default:  func(obj runtime.Object) { defaultPod(obj.(*corev1.Pod)) },
+		Default: func(obj runtime.Object) {
+			p := obj.(*corev1.Pod)
+			defaultPod(p)
+			normalizePodStatusIPs(&p.Status)
+		},
 		Validate: func(obj runtime.Object) field.ErrorList { return validatePod(obj.(*corev1.Pod)) },
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return validatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
@@ -270,7 +275,28 @@ func validateOnlyDeletedSchedulingGates(newG, oldG []corev1.PodSchedulingGate, p
 	return errs
 }
 
+// normalizePodStatusIPs keeps podIP/podIPs and hostIP/hostIPs consistent the way upstream's
+// v1 conversion does: the singular field wins when both are set and differ, and fills the
+// list when it is empty; the singular field always mirrors the first entry.
+func normalizePodStatusIPs(st *corev1.PodStatus) {
+	if st.PodIP != "" && (len(st.PodIPs) == 0 || st.PodIPs[0].IP != st.PodIP) {
+		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
+	}
+	if len(st.PodIPs) > 0 {
+		st.PodIP = st.PodIPs[0].IP
+	}
+	if st.HostIP != "" && (len(st.HostIPs) == 0 || st.HostIPs[0].IP != st.HostIP) {
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	if len(st.HostIPs) > 0 {
+		st.HostIP = st.HostIPs[0].IP
+	}
+}
+
+// validatePodStatusUpdate checks a /status write. The status path has no Default hook, so it
+// first normalizes what upstream's decoding would (pod and host IP fields).
 func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
+	normalizePodStatusIPs(&p.Status)
 	var errs field.ErrorList
 	sp := field.NewPath("status")
 	if p.Status.NominatedNodeName != "" {
@@ -278,13 +304,16 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 			errs = append(errs, field.Invalid(sp.Child("nominatedNodeName"), p.Status.NominatedNodeName, msg))
 		}
 	}
-	errs = append(errs, validatePodIPs(p.Status.PodIP, p.Status.PodIPs, sp)...)
-	for i, h := range p.Status.HostIPs {
-		errs = append(errs, validation.IsValidIP(sp.Child("hostIPs").Index(i).Child("ip"), h.IP)...)
+	podIPs := make([]string, len(p.Status.PodIPs))
+	for i, ip := range p.Status.PodIPs {
+		podIPs[i] = ip.IP
 	}
-	if p.Status.HostIP != "" && len(p.Status.HostIPs) > 0 && p.Status.HostIPs[0].IP != p.Status.HostIP {
-		errs = append(errs, field.Invalid(sp.Child("hostIPs").Index(0).Child("ip"), p.Status.HostIPs[0].IP, "must be equal to `hostIP`"))
+	errs = append(errs, validateIPList(podIPs, sp.Child("podIPs"))...)
+	hostIPs := make([]string, len(p.Status.HostIPs))
+	for i, ip := range p.Status.HostIPs {
+		hostIPs[i] = ip.IP
 	}
+	errs = append(errs, validateIPList(hostIPs, sp.Child("hostIPs"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.ContainerStatuses, p.Spec.Containers, sp.Child("containerStatuses"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.InitContainerStatuses, p.Spec.InitContainers, sp.Child("initContainerStatuses"))...)
 	// A terminated container of a pod that never restarts stays terminated.
@@ -294,22 +323,33 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 	return errs
 }
 
-func validatePodIPs(podIP string, ips []corev1.PodIP, sp *field.Path) field.ErrorList {
+// validateIPList checks status.podIPs or status.hostIPs: valid, no duplicates, at most one
+// address per family.
+func validateIPList(ips []string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if len(ips) > 0 && podIP != "" && ips[0].IP != podIP {
-		errs = append(errs, field.Invalid(sp.Child("podIPs").Index(0).Child("ip"), ips[0].IP, "must be equal to `podIP`"))
+	valid := true
+	for i, ip := range ips {
+		e := validation.IsValidIP(p.Index(i).Child("ip"), ip)
+		valid = valid && len(e) == 0
+		errs = append(errs, e...)
+	}
+	if valid && len(ips) > 1 {
+		v4 := 0
+		for _, ip := range ips {
+			if net.ParseIP(ip).To4() != nil {
+				v4++
+			}
+		}
+		if len(ips) > 2 || v4 != 1 {
+			errs = append(errs, field.Invalid(p, ips, "may specify no more than one IP for each IP family"))
+		}
 	}
 	seen := sets.New[string]()
 	for i, ip := range ips {
-		p := sp.Child("podIPs").Index(i).Child("ip")
-		errs = append(errs, validation.IsValidIP(p, ip.IP)...)
-		if seen.Has(ip.IP) {
-			errs = append(errs, field.Duplicate(p, ip.IP))
+		if seen.Has(ip) {
+			errs = append(errs, field.Duplicate(p.Index(i), ip))
 		}
-		seen.Insert(ip.IP)
-	}
-	if len(ips) > 2 {
-		errs = append(errs, field.Invalid(sp.Child("podIPs"), ips, "may specify no more than one IP for each IP family"))
+		seen.Insert(ip)
 	}
 	return errs
 }

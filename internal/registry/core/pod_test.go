@@ -422,12 +422,52 @@ func TestPodStatusUpdate(t *testing.T) {
 	p.Status.PodIPs = []corev1.PodIP{{IP: "10.42.0.8"}}
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}, {Name: "ghost"}}
 	got := errStrings(k.ValidateStatusUpdate(p, old))
+	if p.Status.PodIP != "10.42.0.7" || len(p.Status.PodIPs) != 1 || p.Status.PodIPs[0].IP != "10.42.0.7" {
+		t.Errorf("podIP is authoritative: %q %v", p.Status.PodIP, p.Status.PodIPs)
+	}
 	want := []string{
-		"status.podIPs[0].ip: Invalid value: \"10.42.0.8\": must be equal to `podIP`",
 		`status.containerStatuses[1].name: Not found: "ghost"`,
 		"status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPodStatusIPs(t *testing.T) {
+	k := kindByResource(t, "pods")
+	old := newPod("p", nil)
+	tests := []struct {
+		name   string
+		podIP  string
+		podIPs []string
+		wantIP string
+		want   string
+	}{
+		{"list only", "", []string{"10.42.0.5"}, "10.42.0.5", ""},
+		{"singular only", "10.42.0.5", nil, "10.42.0.5", ""},
+		{"dual stack", "", []string{"10.42.0.5", "fd00::5"}, "10.42.0.5", ""},
+		{"two v4", "", []string{"10.42.0.5", "10.42.0.6"}, "10.42.0.5",
+			`status.podIPs: Invalid value: []string{"10.42.0.5", "10.42.0.6"}: may specify no more than one IP for each IP family`},
+		{"duplicate", "", []string{"fd00::5", "fd00::5"}, "fd00::5",
+			`status.podIPs: Invalid value: []string{"fd00::5", "fd00::5"}: may specify no more than one IP for each IP family` + "\n" +
+				`status.podIPs[1]: Duplicate value: "fd00::5"`},
+		{"garbage", "", []string{"nope"}, "nope", `status.podIPs[0].ip: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := old.DeepCopy()
+			p.Status.PodIP = tt.podIP
+			for _, ip := range tt.podIPs {
+				p.Status.PodIPs = append(p.Status.PodIPs, corev1.PodIP{IP: ip})
+			}
+			got := joinErrs(errStrings(k.ValidateStatusUpdate(p, old)))
+			if got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			if p.Status.PodIP != tt.wantIP {
+				t.Errorf("podIP = %q, want %q", p.Status.PodIP, tt.wantIP)
+			}
+		})
 	}
 }

@@ -54,8 +54,18 @@ func serviceKind() *registry.Kind {
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return validateServiceUpdate(obj.(*corev1.Service), old.(*corev1.Service))
 		},
+		// The status path has no Default hook: the ingress ipMode default is applied here.
 		ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
-			return validateLoadBalancerStatus(&obj.(*corev1.Service).Status.LoadBalancer, field.NewPath("status", "loadBalancer"))
+			s := obj.(*corev1.Service)
+			if s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+				for i, ing := range s.Status.LoadBalancer.Ingress {
+					if ing.IP != "" && ing.IPMode == nil {
+						m := corev1.LoadBalancerIPModeVIP
+						s.Status.LoadBalancer.Ingress[i].IPMode = &m
+					}
+				}
+			}
+			return validateLoadBalancerStatus(&s.Status.LoadBalancer, field.NewPath("status", "loadBalancer"))
 		},
 		Columns: []metav1.TableColumnDefinition{
 			{Name: "Type", Type: "string", Description: "type determines how the Service is exposed."},

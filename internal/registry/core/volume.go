@@ -157,6 +157,9 @@ func persistentVolumeKind() *registry.Kind {
 		},
 		ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
 			pv, o := obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume)
+			if pv.Status.Phase == "" {
+				pv.Status.Phase = corev1.VolumePending
+			}
 			// The phase transition time follows the phase unless the writer set it.
 			if pv.Status.Phase != o.Status.Phase && equality.Semantic.DeepEqual(pv.Status.LastPhaseTransitionTime, o.Status.LastPhaseTransitionTime) {
 				now := metav1.Now()
@@ -323,6 +326,18 @@ func persistentVolumeClaimKind() *registry.Kind {
 		},
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return validatePVCUpdate(obj.(*corev1.PersistentVolumeClaim), old.(*corev1.PersistentVolumeClaim))
+		},
+		ValidateStatusUpdate: func(obj, _ runtime.Object) field.ErrorList {
+			c := obj.(*corev1.PersistentVolumeClaim)
+			if c.Status.Phase == "" {
+				c.Status.Phase = corev1.ClaimPending
+			}
+			defaultResourceList(c.Status.Capacity)
+			var errs field.ErrorList
+			for _, name := range sortedResourceNames(c.Status.Capacity) {
+				errs = append(errs, validateResourceQuantityValue(name, c.Status.Capacity[name], field.NewPath("status", "capacity").Key(string(name)))...)
+			}
+			return errs
 		},
 		Columns: []metav1.TableColumnDefinition{
 			{Name: "Status", Type: "string", Description: "phase represents the current phase of PersistentVolumeClaim."},
