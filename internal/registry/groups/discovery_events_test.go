@@ -112,7 +112,7 @@ func TestEventsEvent(t *testing.T) {
 	wantErrs(t, create(k, bad),
 		"eventTime: Required value",
 		`type: Invalid value: "": has invalid value: Urgent`,
-		`deprecatedCount: Invalid value: "": needs to be unset`)
+		`count: Invalid value: "": needs to be unset`)
 	noActor := newEvent()
 	noActor.ReportingController, noActor.Action = "", ""
 	noActor.Series = &eventsv1.EventSeries{Count: 1, LastObservedTime: last}

@@ -30,7 +30,10 @@ func eventsKinds() []*registry.Kind { return []*registry.Kind{eventsEventKind()}
 // separate from core events until the API server converts between them.
 //
 // Validation reports the internal (core) field names where upstream does
-// ("involvedObject.namespace", "message"), as it validates the converted object.
+// ("involvedObject.namespace", "message", "count", "source"), as it validates the converted
+// object. Upstream runs the strict rules (eventTime set, deprecated fields unset) on create
+// only; here they run on updates too, where they can only repeat what the immutable-field
+// checks already report.
 func eventsEventKind() *registry.Kind {
 	return &registry.Kind{
 		GVK:        eventsv1.SchemeGroupVersion.WithKind("Event"),
@@ -106,6 +109,11 @@ func validateEventsEvent(e *eventsv1.Event) field.ErrorList {
 	var errs field.ErrorList
 	if e.EventTime.IsZero() {
 		errs = append(errs, field.Required(field.NewPath("eventTime"), ""))
+		// the rules of old-style events: the namespaces must agree
+		if e.Regarding.Namespace == "" && e.Namespace != metav1.NamespaceNone && e.Namespace != metav1.NamespaceDefault ||
+			e.Regarding.Namespace != "" && e.Namespace != e.Regarding.Namespace {
+			errs = append(errs, field.Invalid(field.NewPath("involvedObject", "namespace"), e.Regarding.Namespace, "does not match event.namespace"))
+		}
 	} else {
 		if e.Regarding.Namespace == "" && e.Namespace != metav1.NamespaceDefault && e.Namespace != metav1.NamespaceSystem {
 			errs = append(errs, field.Invalid(field.NewPath("involvedObject", "namespace"), e.Regarding.Namespace, "does not match event.namespace"))
@@ -136,16 +144,16 @@ func validateEventsEvent(e *eventsv1.Event) field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("type"), "", fmt.Sprintf("has invalid value: %v", e.Type)))
 	}
 	if !e.DeprecatedFirstTimestamp.IsZero() {
-		errs = append(errs, field.Invalid(field.NewPath("deprecatedFirstTimestamp"), "", "needs to be unset"))
+		errs = append(errs, field.Invalid(field.NewPath("firstTimestamp"), "", "needs to be unset"))
 	}
 	if !e.DeprecatedLastTimestamp.IsZero() {
-		errs = append(errs, field.Invalid(field.NewPath("deprecatedLastTimestamp"), "", "needs to be unset"))
+		errs = append(errs, field.Invalid(field.NewPath("lastTimestamp"), "", "needs to be unset"))
 	}
 	if e.DeprecatedCount != 0 {
-		errs = append(errs, field.Invalid(field.NewPath("deprecatedCount"), "", "needs to be unset"))
+		errs = append(errs, field.Invalid(field.NewPath("count"), "", "needs to be unset"))
 	}
 	if e.DeprecatedSource.Component != "" || e.DeprecatedSource.Host != "" {
-		errs = append(errs, field.Invalid(field.NewPath("deprecatedSource"), "", "needs to be unset"))
+		errs = append(errs, field.Invalid(field.NewPath("source"), "", "needs to be unset"))
 	}
 	return errs
 }
