@@ -33,3 +33,5 @@
 // 7 MB kept (v2 JSON 1.4 MB + protobuf 1.3 MB, v3 JSON ~4 MB; v3 protobuf on first request).
 // TypeConverter offers server-side apply the structured schema of every served kind.
 package openapi
+
+//go:generate ../../hack/update-openapi.sh

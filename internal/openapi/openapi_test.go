@@ -101,6 +101,37 @@ func TestGroupVersionsListed(t *testing.T) {
 	}
 }
 
+// TestRoundTrip: every group version document survives a JSON round trip through
+// kube-openapi's spec3 types unchanged (upstream's "OpenAPI V3 RoundTrip" conformance check).
+func TestRoundTrip(t *testing.T) {
+	_, srv := startServer(t)
+	root := openapi3.NewRoot(discoveryClient(t, srv).OpenAPIV3())
+	gvs, err := root.GroupVersions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gvs) != 3 {
+		t.Errorf("group versions %v, want core/v1, apps/v1, batch/v1", gvs)
+	}
+	for _, gv := range gvs {
+		s1, err := root.GVSpec(gv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(s1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s2 spec3.OpenAPI
+		if err := json.Unmarshal(b, &s2); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*s1, s2) {
+			t.Errorf("%v does not round-trip", gv)
+		}
+	}
+}
+
 func keys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
