@@ -36,8 +36,8 @@ func TestEveryServedKindDocumented(t *testing.T) {
 		t.Errorf("documents leave things out:\n%s", logs.String())
 	}
 
-	// What kubectl explain needs of every kind: a GET operation on the resource's path
-	// tagged with its GVK, and a schema carrying that GVK.
+	// What kubectl explain needs of every kind: an operation on the resource's paths tagged
+	// with its GVK, and a schema carrying that GVK.
 	docs := map[string]*spec3.OpenAPI{}
 	for _, k := range all.Registry().Kinds() {
 		root := "api/" + k.GVK.Version
@@ -54,19 +54,24 @@ func TestEveryServedKindDocumented(t *testing.T) {
 			}
 			docs[root] = doc
 		}
-		path := "/" + root + "/" + k.Resource + "/{name}"
-		if k.Namespaced {
-			path = "/" + root + "/namespaces/{namespace}/" + k.Resource + "/{name}"
-		}
-		item := doc.Paths.Paths[path]
-		if item == nil || item.Get == nil {
-			t.Errorf("%v: no GET %s", k.GVK, path)
-			continue
-		}
+		// as kubectl explain's template searches: collection and item paths, any verb
 		var gvk map[string]string
-		if err := item.Get.Extensions.GetObject("x-kubernetes-group-version-kind", &gvk); err != nil ||
-			gvk["group"] != k.GVK.Group || gvk["version"] != k.GVK.Version || gvk["kind"] != k.GVK.Kind {
-			t.Errorf("%v: GET %s carries GVK %v, %v", k.GVK, path, gvk, err)
+		for _, path := range []string{
+			"/" + root + "/" + k.Resource, "/" + root + "/" + k.Resource + "/{name}",
+			"/" + root + "/namespaces/{namespace}/" + k.Resource, "/" + root + "/namespaces/{namespace}/" + k.Resource + "/{name}",
+		} {
+			item := doc.Paths.Paths[path]
+			if item == nil {
+				continue
+			}
+			for _, op := range []*spec3.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+				if op != nil && gvk == nil {
+					_ = op.Extensions.GetObject("x-kubernetes-group-version-kind", &gvk)
+				}
+			}
+		}
+		if gvk["group"] != k.GVK.Group || gvk["version"] != k.GVK.Version || gvk["kind"] != k.GVK.Kind {
+			t.Errorf("%v: operations on %s carry GVK %v", k.GVK, k.Resource, gvk)
 		}
 		found := false
 		for _, s := range doc.Components.Schemas {
