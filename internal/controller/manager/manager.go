@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/bosun-k8s/bosun/internal/controller/deployment"
+	"github.com/bosun-k8s/bosun/internal/controller/garbagecollector"
 	"github.com/bosun-k8s/bosun/internal/controller/namespace"
 	"github.com/bosun-k8s/bosun/internal/controller/nodeipam"
 	"github.com/bosun-k8s/bosun/internal/controller/replicaset"
@@ -37,7 +38,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name,
+	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name,
 }
 
 // Config configures the manager.
@@ -115,7 +116,7 @@ func New(cfg Config) (*Manager, error) {
 		return m.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
 	}
 	meta := cfg.Metadata
-	needMeta := slices.Contains(cfg.Controllers, namespace.Name)
+	needMeta := slices.Contains(cfg.Controllers, namespace.Name) || slices.Contains(cfg.Controllers, garbagecollector.Name)
 	if meta == nil && needMeta {
 		if cfg.RESTConfig == nil {
 			return nil, errors.New("manager: RESTConfig is required for the namespace controller and garbage collector")
@@ -144,6 +145,9 @@ func New(cfg Config) (*Manager, error) {
 		case namespace.Name:
 			workers = 10
 			r, err = namespace.New(namespace.Config{Client: cfg.Client, Metadata: meta, Informers: m.informers, Logger: cfg.Logger})
+		case garbagecollector.Name:
+			workers = 20
+			r, err = garbagecollector.New(garbagecollector.Config{Metadata: meta, Discovery: cfg.Client.Discovery(), Logger: cfg.Logger})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
