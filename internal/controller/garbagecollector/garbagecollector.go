@@ -113,12 +113,12 @@ func New(cfg Config) (*GarbageCollector, error) {
 
 // ignored resources are never collected.
 var ignored = map[schema.GroupResource]bool{
-	{Group: "", Resource: "events"}:               true,
-	{Group: "events.k8s.io", Resource: "events"}:  true,
-	{Group: "", Resource: "bindings"}:             true,
-	{Group: "", Resource: "componentstatuses"}:    true,
-	{Group: "authorization.k8s.io"}:               true,
-	{Group: "authentication.k8s.io"}:              true,
+	{Group: "", Resource: "events"}:              true,
+	{Group: "events.k8s.io", Resource: "events"}: true,
+	{Group: "", Resource: "bindings"}:            true,
+	{Group: "", Resource: "componentstatuses"}:   true,
+	{Group: "authorization.k8s.io"}:              true,
+	{Group: "authentication.k8s.io"}:             true,
 }
 
 // discover refreshes the kind mappings and starts monitors for new
