@@ -10,6 +10,7 @@ import (
 	extv1beta1 "k8s.io/api/extensions/v1beta1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -50,10 +51,9 @@ func ingressKind() *registry.Kind {
 		Validate: func(obj runtime.Object) field.ErrorList {
 			ing := obj.(*networkingv1.Ingress)
 			errs := validateIngressSpec(&ing.Spec, field.NewPath("spec"))
-			if ing.Spec.IngressClassName != nil {
-				if _, ok := ing.Annotations[ingressClassAnnotation]; ok {
-					errs = append(errs, field.Invalid(field.NewPath("annotations").Child(ingressClassAnnotation), ing.Annotations[ingressClassAnnotation], "can not be set when the class field is also set"))
-				}
+			// upstream checks this on create only; annotations rarely change afterwards
+			if v, ok := ing.Annotations[ingressClassAnnotation]; ok && ing.Spec.IngressClassName != nil && v != *ing.Spec.IngressClassName {
+				errs = append(errs, field.Invalid(field.NewPath("annotations").Child(ingressClassAnnotation), v, "must match `ingressClassName` when both are specified"))
 			}
 			return errs
 		},
@@ -255,18 +255,7 @@ func validateIngressBackend(b *networkingv1.IngressBackend, p *field.Path) field
 	case hasResource && hasService:
 		return append(errs, field.Invalid(p, "", "cannot set both resource and service backends"))
 	case hasResource:
-		rp := p.Child("resource")
-		if b.Resource.Kind == "" {
-			errs = append(errs, field.Required(rp.Child("kind"), "kind is required"))
-		}
-		if b.Resource.Name == "" {
-			errs = append(errs, field.Required(rp.Child("name"), "name is required"))
-		}
-		if b.Resource.APIGroup == nil {
-			errs = append(errs, field.Required(rp.Child("apiGroup"), "resource backend must have an API group"))
-		} else if *b.Resource.APIGroup == "" {
-			errs = append(errs, field.Invalid(rp.Child("apiGroup"), *b.Resource.APIGroup, "must not be empty"))
-		}
+		errs = append(errs, validateTypedReference(b.Resource.APIGroup, b.Resource.Kind, b.Resource.Name, p.Child("resource"))...)
 	case hasService:
 		sp := p.Child("service")
 		if b.Service.Name == "" {
@@ -342,31 +331,53 @@ func validateIngressClassSpec(s *networkingv1.IngressClassSpec, p *field.Path) f
 	var errs field.ErrorList
 	cp := p.Child("controller")
 	if len(s.Controller) > maxIngressClassController {
-		errs = append(errs, field.TooLong(cp, s.Controller, maxIngressClassController))
+		errs = append(errs, field.TooLong(cp, "", maxIngressClassController))
 	}
 	errs = append(errs, validation.IsDomainPrefixedPath(cp, s.Controller)...)
-	if ps := s.Parameters; ps != nil {
-		pp := p.Child("parameters")
-		if ps.Kind == "" {
-			errs = append(errs, field.Required(pp.Child("kind"), "kind is required"))
+	ps := s.Parameters
+	if ps == nil {
+		return errs
+	}
+	pp := p.Child("parameters")
+	errs = append(errs, validateTypedReference(ps.APIGroup, ps.Kind, ps.Name, pp)...)
+	if ps.Scope == nil {
+		return append(errs, field.Required(pp.Child("scope"), ""))
+	}
+	switch *ps.Scope {
+	case ingressClassScopeCluster:
+		if ps.Namespace != nil {
+			errs = append(errs, field.Forbidden(pp.Child("namespace"), "`parameters.scope` is set to 'Cluster'"))
 		}
-		if ps.Name == "" {
-			errs = append(errs, field.Required(pp.Child("name"), "name is required"))
+	case ingressClassScopeNamespace:
+		if ps.Namespace == nil {
+			errs = append(errs, field.Required(pp.Child("namespace"), "`parameters.scope` is set to 'Namespace'"))
+		} else {
+			for _, msg := range apimachineryvalidation.ValidateNamespaceName(*ps.Namespace, false) {
+				errs = append(errs, field.Invalid(pp.Child("namespace"), *ps.Namespace, msg))
+			}
 		}
-		scope := deref(ps.Scope, "")
-		switch scope {
-		case ingressClassScopeCluster:
-			if ps.Namespace != nil {
-				errs = append(errs, field.Forbidden(pp.Child("namespace"), "`parameters.scope` is set to 'Cluster'"))
-			}
-		case ingressClassScopeNamespace:
-			if ps.Namespace == nil {
-				errs = append(errs, field.Required(pp.Child("namespace"), "`parameters.scope` is set to 'Namespace'"))
-			}
-		case "":
-			errs = append(errs, field.Required(pp.Child("scope"), ""))
-		default:
-			errs = append(errs, field.NotSupported(pp.Child("scope"), scope, []string{ingressClassScopeCluster, ingressClassScopeNamespace}))
+	default:
+		errs = append(errs, field.NotSupported(pp.Child("scope"), *ps.Scope, []string{ingressClassScopeCluster, ingressClassScopeNamespace}))
+	}
+	return errs
+}
+
+// validateTypedReference checks a reference to an object of another API: an optional API
+// group, and a kind and name that must be path segments.
+func validateTypedReference(group *string, kind, name string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if group != nil {
+		for _, msg := range validation.IsDNS1123Subdomain(*group) {
+			errs = append(errs, field.Invalid(p.Child("apiGroup"), *group, msg))
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"kind", kind}, {"name", name}} {
+		if f.v == "" {
+			errs = append(errs, field.Required(p.Child(f.name), f.name+" is required"))
+			continue
+		}
+		for _, msg := range path.IsValidPathSegmentName(f.v) {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.v, msg))
 		}
 	}
 	return errs
@@ -462,7 +473,7 @@ func validateNetworkPolicyPort(port *networkingv1.NetworkPolicyPort, p *field.Pa
 	}
 	if port.Port == nil {
 		if port.EndPort != nil {
-			errs = append(errs, field.Required(p.Child("port"), "must be specified when endPort is specified"))
+			errs = append(errs, field.Invalid(p.Child("endPort"), *port.EndPort, "may not be specified when `port` is not specified"))
 		}
 		return errs
 	}
@@ -536,7 +547,7 @@ func validateIPBlock(b *networkingv1.IPBlock, p *field.Path) field.ErrorList {
 		}
 		cidrOnes, _ := cidr.Mask.Size()
 		exOnes, _ := exNet.Mask.Size()
-		if !cidr.Contains(exNet.IP) || cidrOnes > exOnes {
+		if !cidr.Contains(exNet.IP) || cidrOnes >= exOnes {
 			errs = append(errs, field.Invalid(ep, ex, "must be a strict subset of `cidr`"))
 		}
 	}

@@ -58,8 +58,13 @@ func TestIngressValidation(t *testing.T) {
 			[]string{`spec.defaultBackend.service.name: Invalid value: "Hello": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`}},
 		{"class twice", func(i *networkingv1.Ingress) {
 			i.Annotations = map[string]string{"kubernetes.io/ingress.class": "nginx"}
-		},
-			[]string{`annotations.kubernetes.io/ingress.class: Invalid value: "nginx": can not be set when the class field is also set`}},
+		}, []string{"annotations.kubernetes.io/ingress.class: Invalid value: \"nginx\": must match `ingressClassName` when both are specified"}},
+		{"same class twice", func(i *networkingv1.Ingress) {
+			i.Annotations = map[string]string{"kubernetes.io/ingress.class": "bosun"}
+		}, nil},
+		{"resource backend", func(i *networkingv1.Ingress) {
+			i.Spec.Rules[0].HTTP.Paths[0].Backend = networkingv1.IngressBackend{Resource: &corev1.TypedLocalObjectReference{Kind: "Bucket"}}
+		}, []string{"spec.rules[0].http.paths[0].backend.resource.name: Required value: name is required"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			i := newIngress()
@@ -114,6 +119,9 @@ func TestIngressClass(t *testing.T) {
 	wantErrs(t, update(k, up, c), `spec.controller: Invalid value: "other.dev/x": field is immutable`)
 	wantErrs(t, create(k, &networkingv1.IngressClass{ObjectMeta: meta("x"), Spec: networkingv1.IngressClassSpec{Controller: "nope"}}),
 		`spec.controller: Invalid value: "nope": must be a domain-prefixed path (such as "acme.io/foo")`)
+	wantErrs(t, create(k, &networkingv1.IngressClass{ObjectMeta: meta("y"), Spec: networkingv1.IngressClassSpec{Controller: "a.io/b",
+		Parameters: &networkingv1.IngressClassParametersReference{Kind: "P", Name: "p", Scope: ptrTo("Namespace")}}}),
+		"spec.parameters.namespace: Required value: `parameters.scope` is set to 'Namespace'")
 }
 
 func TestNetworkPolicy(t *testing.T) {
@@ -150,10 +158,11 @@ func TestNetworkPolicy(t *testing.T) {
 
 	bad := np.DeepCopy()
 	bad.Spec.Ingress[0].From = []networkingv1.NetworkPolicyPeer{{}, {PodSelector: &metav1.LabelSelector{}, IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"192.168.0.0/24"}}}}
-	bad.Spec.Ingress[0].Ports = []networkingv1.NetworkPolicyPort{{Port: ptrTo(intstr.FromInt32(80)), EndPort: ptrTo[int32](70)}}
+	bad.Spec.Ingress[0].Ports = []networkingv1.NetworkPolicyPort{{Port: ptrTo(intstr.FromInt32(80)), EndPort: ptrTo[int32](70)}, {EndPort: ptrTo[int32](90)}}
 	wantErrs(t, create(k, bad),
 		"spec.ingress[0].from[0]: Required value: must specify a peer",
 		"spec.ingress[0].from[1]: Forbidden: may not specify both ipBlock and another peer",
 		`spec.ingress[0].from[1].ipBlock.except[0]: Invalid value: "192.168.0.0/24": must be a strict subset of `+"`cidr`",
-		"spec.ingress[0].ports[0].endPort: Invalid value: 80: must be greater than or equal to `port`")
+		"spec.ingress[0].ports[0].endPort: Invalid value: 80: must be greater than or equal to `port`",
+		"spec.ingress[0].ports[1].endPort: Invalid value: 90: may not be specified when `port` is not specified")
 }
