@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,7 @@ func endpointsKind() *registry.Kind {
 					}
 				}
 			}
+			e.Subsets = repackSubsets(e.Subsets)
 		},
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validateEndpointSubsets(obj.(*corev1.Endpoints).Subsets, field.NewPath("subsets"))
@@ -140,4 +142,137 @@ func formatEndpoints(e *corev1.Endpoints) string {
 		return fmt.Sprintf("%s + %d more...", ret, count-max)
 	}
 	return ret
+}
+
+// repackSubsets canonicalizes endpoints as upstream does before storing them: addresses that
+// serve the same set of ports share one subset, an address ready for a port in any subset is
+// ready, and addresses and ports are sorted. (Upstream orders ports and subsets by a hash of
+// their Go representation; here they are ordered by name, port and first address instead.)
+func repackSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
+	if len(subsets) == 0 {
+		return subsets
+	}
+	type addrKey struct {
+		ip  string
+		uid string
+	}
+	all := map[addrKey]*corev1.EndpointAddress{}
+	// ready per port per address; a port of -1 stands for "no ports".
+	byPort := map[corev1.EndpointPort]map[*corev1.EndpointAddress]bool{}
+	var portOrder []corev1.EndpointPort
+	add := func(a *corev1.EndpointAddress, port corev1.EndpointPort, ready bool) {
+		k := addrKey{ip: a.IP}
+		if a.TargetRef != nil {
+			k.uid = string(a.TargetRef.UID)
+		}
+		ex := all[k]
+		if ex == nil {
+			c := *a
+			ex = &c
+			all[k] = ex
+		}
+		set, ok := byPort[port]
+		if !ok {
+			set = map[*corev1.EndpointAddress]bool{}
+			byPort[port] = set
+			portOrder = append(portOrder, port)
+		}
+		if r, found := set[ex]; !found || !r {
+			set[ex] = ready
+		}
+	}
+	for i := range subsets {
+		ss := &subsets[i]
+		ports := ss.Ports
+		if len(ports) == 0 {
+			ports = []corev1.EndpointPort{{Port: -1}}
+		}
+		for _, port := range ports {
+			for j := range ss.Addresses {
+				add(&ss.Addresses[j], port, true)
+			}
+			for j := range ss.NotReadyAddresses {
+				add(&ss.NotReadyAddresses[j], port, false)
+			}
+		}
+	}
+	// Group ports by the exact set of (address, ready) they map to.
+	setKey := func(set map[*corev1.EndpointAddress]bool) string {
+		keys := make([]string, 0, len(set))
+		for a, r := range set {
+			uid := ""
+			if a.TargetRef != nil {
+				uid = string(a.TargetRef.UID)
+			}
+			keys = append(keys, fmt.Sprintf("%s/%s/%v", a.IP, uid, r))
+		}
+		sort.Strings(keys)
+		return strings.Join(keys, ",")
+	}
+	groups := map[string]*corev1.EndpointSubset{}
+	var order []string
+	for _, port := range portOrder {
+		set := byPort[port]
+		k := setKey(set)
+		g, ok := groups[k]
+		if !ok {
+			g = &corev1.EndpointSubset{}
+			for a, ready := range set {
+				if ready {
+					g.Addresses = append(g.Addresses, *a)
+				} else {
+					g.NotReadyAddresses = append(g.NotReadyAddresses, *a)
+				}
+			}
+			groups[k] = g
+			order = append(order, k)
+		}
+		if port.Port > 0 {
+			g.Ports = append(g.Ports, port)
+		}
+	}
+	out := make([]corev1.EndpointSubset, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		sortAddresses(g.Addresses)
+		sortAddresses(g.NotReadyAddresses)
+		sort.Slice(g.Ports, func(i, j int) bool {
+			a, b := g.Ports[i], g.Ports[j]
+			if a.Name != b.Name {
+				return a.Name < b.Name
+			}
+			if a.Port != b.Port {
+				return a.Port < b.Port
+			}
+			return a.Protocol < b.Protocol
+		})
+		out = append(out, *g)
+	}
+	first := func(s corev1.EndpointSubset) string {
+		if len(s.Addresses) > 0 {
+			return s.Addresses[0].IP
+		}
+		if len(s.NotReadyAddresses) > 0 {
+			return s.NotReadyAddresses[0].IP
+		}
+		return ""
+	}
+	sort.SliceStable(out, func(i, j int) bool { return first(out[i]) < first(out[j]) })
+	return out
+}
+
+func sortAddresses(as []corev1.EndpointAddress) {
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].IP != as[j].IP {
+			return as[i].IP < as[j].IP
+		}
+		var ui, uj string
+		if as[i].TargetRef != nil {
+			ui = string(as[i].TargetRef.UID)
+		}
+		if as[j].TargetRef != nil {
+			uj = string(as[j].TargetRef.UID)
+		}
+		return ui < uj
+	})
 }

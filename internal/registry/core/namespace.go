@@ -74,7 +74,9 @@ func namespaceKind() *registry.Kind {
 			return []interface{}{string(ns.Status.Phase), age(&ns.ObjectMeta)}
 		},
 		Fields: func(obj runtime.Object) fields.Set {
-			return fields.Set{"status.phase": string(obj.(*corev1.Namespace).Status.Phase)}
+			ns := obj.(*corev1.Namespace)
+			// "name" is a legacy field upstream still serves.
+			return fields.Set{"status.phase": string(ns.Status.Phase), "name": ns.Name}
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestNamespace(t *testing.T) {
 	if got := joinErrs(errStrings(k.ValidateStatusUpdate(st, ns))); got != "status.Phase: Invalid value: \"Terminating\": may only be 'Active' if `deletionTimestamp` is empty" {
 		t.Errorf("status validation: %q", got)
 	}
-	if f := k.Fields(ns); f["status.phase"] != "Active" {
+	if f := k.Fields(ns); f["status.phase"] != "Active" || f["name"] != "team-a" {
 		t.Errorf("fields %v", f)
 	}
 	if got := rowText(t, k.Row(ns), 1); got != "Active" {
@@ -466,5 +467,41 @@ func TestStatusPathDefaults(t *testing.T) {
 	pv.Status.Phase = corev1.VolumeBound
 	if errs := pk.ValidateStatusUpdate(pv, old); len(errs) != 0 || pv.Status.LastPhaseTransitionTime == nil {
 		t.Errorf("pv status: %v %v", errs, pv.Status.LastPhaseTransitionTime)
+	}
+}
+
+func TestEndpointsRepack(t *testing.T) {
+	k := kindByResource(t, "endpoints")
+	ep := &corev1.Endpoints{Subsets: []corev1.EndpointSubset{
+		{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.9"}}, Ports: []corev1.EndpointPort{{Name: "http", Port: 80}}},
+		{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.2"}}, NotReadyAddresses: []corev1.EndpointAddress{{IP: "10.42.0.3"}},
+			Ports: []corev1.EndpointPort{{Name: "http", Port: 80}}},
+		{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.7"}}, Ports: []corev1.EndpointPort{{Name: "metrics", Port: 9090}}},
+		{NotReadyAddresses: []corev1.EndpointAddress{{IP: "10.42.0.7"}}, Ports: []corev1.EndpointPort{{Name: "metrics", Port: 9090}}},
+	}}
+	k.Default(ep)
+	var got []string
+	for _, ss := range ep.Subsets {
+		var parts []string
+		for _, a := range ss.Addresses {
+			parts = append(parts, a.IP)
+		}
+		for _, a := range ss.NotReadyAddresses {
+			parts = append(parts, "!"+a.IP)
+		}
+		for _, p := range ss.Ports {
+			parts = append(parts, fmt.Sprintf("%s:%d/%s", p.Name, p.Port, p.Protocol))
+		}
+		got = append(got, strings.Join(parts, " "))
+	}
+	want := "10.42.0.2 10.42.0.9 !10.42.0.3 http:80/TCP | 10.42.0.7 metrics:9090/TCP"
+	if strings.Join(got, " | ") != want {
+		t.Errorf("repacked = %q, want %q", strings.Join(got, " | "), want)
+	}
+	// Headless endpoints without ports keep their addresses.
+	headless := &corev1.Endpoints{Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.5"}}}}}
+	k.Default(headless)
+	if len(headless.Subsets) != 1 || len(headless.Subsets[0].Addresses) != 1 || len(headless.Subsets[0].Ports) != 0 {
+		t.Errorf("headless = %+v", headless.Subsets)
 	}
 }

@@ -60,6 +60,11 @@ func podKind() *registry.Kind {
 		PrepareForUpdate: func(obj, old runtime.Object) {
 			p, o := obj.(*corev1.Pod), old.(*corev1.Pod)
 			p.Status = o.Status
+			// A bound pod stays bound when an update leaves nodeName out (a replace of the
+			// original manifest); changing it to another node is still refused.
+			if p.Spec.NodeName == "" {
+				p.Spec.NodeName = o.Spec.NodeName
+			}
 		},
 		Default: func(obj runtime.Object) {
 			p := obj.(*corev1.Pod)

@@ -180,6 +180,7 @@ func TestPodValidateUpdate(t *testing.T) {
 	k := kindByResource(t, "pods")
 	base := newPod("p", func(p *corev1.Pod) {
 		p.ResourceVersion = "5"
+		p.Spec.NodeName = "node-1"
 		p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}
 	})
 	k.Default(base)
@@ -193,6 +194,9 @@ func TestPodValidateUpdate(t *testing.T) {
 			p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{Key: "b", Operator: corev1.TolerationOpExists})
 		}, nil},
 		{"set activeDeadlineSeconds", func(p *corev1.Pod) { v := int64(30); p.Spec.ActiveDeadlineSeconds = &v }, nil},
+		{"replace without nodeName keeps the binding", func(p *corev1.Pod) { p.Spec.NodeName = "" }, nil},
+		{"move to another node", func(p *corev1.Pod) { p.Spec.NodeName = "node-2" },
+			[]string{"spec: Forbidden: pod updates may not change fields other than"}},
 		{"change restartPolicy", func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyNever },
 			[]string{"spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)\n"}},
 		{"add container", func(p *corev1.Pod) {
@@ -201,7 +205,8 @@ func TestPodValidateUpdate(t *testing.T) {
 		{"remove toleration", func(p *corev1.Pod) { p.Spec.Tolerations = nil },
 			[]string{"spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"}},
 		{"new scheduling gate", func(p *corev1.Pod) { p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "late"}} },
-			[]string{"spec.schedulingGates[0].name: Forbidden: only deletion is allowed, but found new scheduling gate 'late'"}},
+			[]string{"spec.nodeName: Forbidden: cannot be set until all schedulingGates have been cleared",
+				"spec.schedulingGates[0].name: Forbidden: only deletion is allowed, but found new scheduling gate 'late'"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

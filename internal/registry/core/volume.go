@@ -10,6 +10,7 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -142,6 +143,10 @@ func persistentVolumeKind() *registry.Kind {
 			}
 		},
 		Validate: func(obj runtime.Object) field.ErrorList { return validatePV(obj.(*corev1.PersistentVolume)) },
+		// "name" is a legacy selectable field upstream still serves.
+		Fields: func(obj runtime.Object) fields.Set {
+			return fields.Set{"name": obj.(*corev1.PersistentVolume).Name}
+		},
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			pv, o := obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume)
 			var errs field.ErrorList
@@ -323,6 +328,9 @@ func persistentVolumeClaimKind() *registry.Kind {
 		},
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validatePVCSpec(&obj.(*corev1.PersistentVolumeClaim).Spec, field.NewPath("spec"))
+		},
+		Fields: func(obj runtime.Object) fields.Set {
+			return fields.Set{"name": obj.(*corev1.PersistentVolumeClaim).Name}
 		},
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return validatePVCUpdate(obj.(*corev1.PersistentVolumeClaim), old.(*corev1.PersistentVolumeClaim))
