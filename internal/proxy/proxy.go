@@ -201,8 +201,15 @@ func (p *Proxy) sync(services corelisters.ServiceLister, slices_ discoverylister
 		}
 	}
 	st := build(in)
+	stale := staleUDPBetween(p.prog.applied, st)
 	if err := p.prog.write(st); err != nil {
 		return err
+	}
+	if !stale.empty() {
+		if err := p.clearConntrack(stale); err != nil {
+			// The rules are right; entries will time out. Say so and go on.
+			p.log.Warn("proxy: stale UDP conntrack entries left", "err", err)
+		}
 	}
 	p.mu.Lock()
 	p.syncs++

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
 )
 
@@ -37,6 +39,8 @@ type state struct {
 	ServiceIPs map[string]mapElem // keyed by "ip proto port"
 	NodePorts  map[string]mapElem // keyed by "proto port"
 	Affinity   map[string]time.Duration
+	// UDP endpoints by chain name, for clearing stale conntrack entries.
+	UDPEndpoints map[string]netip.AddrPort
 }
 
 // ruleInput is what the rules are computed from.
@@ -92,6 +96,8 @@ func build(in ruleInput) *state {
 		ServiceIPs: map[string]mapElem{},
 		NodePorts:  map[string]mapElem{},
 		Affinity:   map[string]time.Duration{},
+
+		UDPEndpoints: map[string]netip.AddrPort{},
 	}
 	for i := range in.Ports {
 		pe := &in.Ports[i]
@@ -103,6 +109,9 @@ func build(in ruleInput) *state {
 			for i, e := range eps {
 				names[i] = epChainName(sp, e)
 				st.Chains[names[i]] = endpointRules(sp, e)
+				if sp.Proto == unix.IPPROTO_UDP {
+					st.UDPEndpoints[names[i]] = netip.AddrPortFrom(e.Addr, e.Port)
+				}
 				if sp.AffinityTimeout > 0 {
 					st.Affinity[affinitySetName(sp, e)] = sp.AffinityTimeout
 				}
