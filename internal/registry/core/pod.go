@@ -173,6 +173,29 @@ func validatePod(p *corev1.Pod) field.ErrorList {
 	if len(p.Spec.EphemeralContainers) > 0 && p.ResourceVersion == "" {
 		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
 	}
+	if p.Spec.ServiceAccountName == "" {
+		for vi, v := range p.Spec.Volumes {
+			if v.Projected == nil {
+				continue
+			}
+			for si, src := range v.Projected.Sources {
+				if src.ServiceAccountToken != nil {
+					errs = append(errs, field.Forbidden(specPath.Child("volumes").Index(vi).Child("projected", "sources").Index(si).Child("serviceAccountToken"),
+						"must not be specified when serviceAccountName is not set"))
+				}
+			}
+		}
+	}
+	for _, cs := range []struct {
+		name string
+		list []corev1.Container
+	}{{"containers", p.Spec.Containers}, {"initContainers", p.Spec.InitContainers}} {
+		for i, c := range cs.list {
+			if len(strings.TrimSpace(c.Image)) != len(c.Image) {
+				errs = append(errs, field.Invalid(specPath.Child(cs.name).Index(i).Child("image"), c.Image, "must not have leading or trailing whitespace"))
+			}
+		}
+	}
 	if len(p.Spec.SchedulingGates) > 0 && p.Spec.NodeName != "" {
 		errs = append(errs, field.Forbidden(specPath.Child("nodeName"), "cannot be set until all schedulingGates have been cleared"))
 	}
@@ -309,16 +332,8 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 			errs = append(errs, field.Invalid(sp.Child("nominatedNodeName"), p.Status.NominatedNodeName, msg))
 		}
 	}
-	podIPs := make([]string, len(p.Status.PodIPs))
-	for i, ip := range p.Status.PodIPs {
-		podIPs[i] = ip.IP
-	}
-	errs = append(errs, validateIPList(podIPs, sp.Child("podIPs"))...)
-	hostIPs := make([]string, len(p.Status.HostIPs))
-	for i, ip := range p.Status.HostIPs {
-		hostIPs[i] = ip.IP
-	}
-	errs = append(errs, validateIPList(hostIPs, sp.Child("hostIPs"))...)
+	errs = append(errs, validateIPList(p.Status.PodIPs, func(ip corev1.PodIP) string { return ip.IP }, sp.Child("podIPs"))...)
+	errs = append(errs, validateIPList(p.Status.HostIPs, func(ip corev1.HostIP) string { return ip.IP }, sp.Child("hostIPs"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.ContainerStatuses, p.Spec.Containers, sp.Child("containerStatuses"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.InitContainerStatuses, p.Spec.InitContainers, sp.Child("initContainerStatuses"))...)
 	// A terminated container of a pod that never restarts stays terminated.
@@ -328,33 +343,30 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 	return errs
 }
 
-// validateIPList checks status.podIPs or status.hostIPs: valid, no duplicates, at most one
-// address per family.
-func validateIPList(ips []string, p *field.Path) field.ErrorList {
+// validateIPList checks status.podIPs or status.hostIPs: valid addresses, at most one per
+// family, no duplicates.
+func validateIPList[T any](list []T, ipOf func(T) string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	valid := true
-	for i, ip := range ips {
-		e := validation.IsValidIP(p.Index(i).Child("ip"), ip)
-		valid = valid && len(e) == 0
-		errs = append(errs, e...)
+	for i, e := range list {
+		errs = append(errs, validation.IsValidIP(p.Index(i), ipOf(e))...)
 	}
-	if valid && len(ips) > 1 {
+	if len(list) > 1 {
 		v4 := 0
-		for _, ip := range ips {
-			if net.ParseIP(ip).To4() != nil {
+		for _, e := range list {
+			if ip := net.ParseIP(ipOf(e)); ip != nil && ip.To4() != nil {
 				v4++
 			}
 		}
-		if len(ips) > 2 || v4 != 1 {
-			errs = append(errs, field.Invalid(p, ips, "may specify no more than one IP for each IP family"))
+		if len(list) > 2 || v4 != 1 {
+			errs = append(errs, field.Invalid(p, list, "may specify no more than one IP for each IP family"))
 		}
-	}
-	seen := sets.New[string]()
-	for i, ip := range ips {
-		if seen.Has(ip) {
-			errs = append(errs, field.Duplicate(p.Index(i), ip))
+		seen := sets.New[string]()
+		for i, e := range list {
+			if seen.Has(ipOf(e)) {
+				errs = append(errs, field.Duplicate(p.Index(i), e))
+			}
+			seen.Insert(ipOf(e))
 		}
-		seen.Insert(ip)
 	}
 	return errs
 }

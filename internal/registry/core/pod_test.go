@@ -158,6 +158,22 @@ func TestPodValidateCreate(t *testing.T) {
 		{"toleration without key needs Exists", func(p *corev1.Pod) {
 			p.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpEqual, Value: "x"}}
 		}, []string{"spec.tolerations[0].operator: Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\""}},
+		{"token volume without service account", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "tok", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
+		}, []string{"spec.volumes[0].projected.sources[0].serviceAccountToken: Forbidden: must not be specified when serviceAccountName is not set"}},
+		{"image with spaces", func(p *corev1.Pod) { p.Spec.Containers[0].Image = " busybox" },
+			[]string{`spec.containers[0].image: Invalid value: " busybox": must not have leading or trailing whitespace`}},
+		{"node affinity value", func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a b"}}},
+					MatchFields:      []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n1", "n2"}}},
+				}}}}}
+		}, []string{
+			`spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0]: Invalid value: "a b": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values: Required value: must be only one value when `operator` is 'In' or 'NotIn' for node field selector",
+		}},
 		{"active deadline zero", func(p *corev1.Pod) {
 			z := int64(0)
 			p.Spec.ActiveDeadlineSeconds = &z
@@ -453,11 +469,11 @@ func TestPodStatusIPs(t *testing.T) {
 		{"singular only", "10.42.0.5", nil, "10.42.0.5", ""},
 		{"dual stack", "", []string{"10.42.0.5", "fd00::5"}, "10.42.0.5", ""},
 		{"two v4", "", []string{"10.42.0.5", "10.42.0.6"}, "10.42.0.5",
-			`status.podIPs: Invalid value: []string{"10.42.0.5", "10.42.0.6"}: may specify no more than one IP for each IP family`},
+			`status.podIPs: Invalid value: []v1.PodIP{v1.PodIP{IP:"10.42.0.5"}, v1.PodIP{IP:"10.42.0.6"}}: may specify no more than one IP for each IP family`},
 		{"duplicate", "", []string{"fd00::5", "fd00::5"}, "fd00::5",
-			`status.podIPs: Invalid value: []string{"fd00::5", "fd00::5"}: may specify no more than one IP for each IP family` + "\n" +
-				`status.podIPs[1]: Duplicate value: "fd00::5"`},
-		{"garbage", "", []string{"nope"}, "nope", `status.podIPs[0].ip: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`},
+			`status.podIPs: Invalid value: []v1.PodIP{v1.PodIP{IP:"fd00::5"}, v1.PodIP{IP:"fd00::5"}}: may specify no more than one IP for each IP family` + "\n" +
+				`status.podIPs[1]: Duplicate value: v1.PodIP{IP:"fd00::5"}`},
+		{"garbage", "", []string{"nope"}, "nope", `status.podIPs[0]: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,6 +57,9 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 
 func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOpts) field.ErrorList {
 	var errs field.ErrorList
+	if spec.TerminationGracePeriodSeconds == nil {
+		errs = append(errs, field.Required(fldPath.Child("terminationGracePeriodSeconds"), ""))
+	}
 	vols, vErrs := validateVolumes(spec.Volumes, fldPath.Child("volumes"))
 	errs = append(errs, vErrs...)
 	errs = append(errs, validateContainers(spec.Containers, vols, spec.TerminationGracePeriodSeconds, fldPath.Child("containers"))...)
@@ -121,6 +124,11 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOpts) fi
 	if spec.PriorityClassName != "" {
 		for _, msg := range apivalidation.NameIsDNSSubdomain(spec.PriorityClassName, false) {
 			errs = append(errs, field.Invalid(fldPath.Child("priorityClassName"), spec.PriorityClassName, msg))
+		}
+	}
+	if spec.RuntimeClassName != nil {
+		for _, msg := range apivalidation.NameIsDNSSubdomain(*spec.RuntimeClassName, false) {
+			errs = append(errs, field.Invalid(fldPath.Child("runtimeClassName"), *spec.RuntimeClassName, msg))
 		}
 	}
 	if spec.PreemptionPolicy != nil {
@@ -1287,7 +1295,7 @@ func validateTolerations(ts []corev1.Toleration, fldPath *field.Path) field.Erro
 			}
 		case corev1.TolerationOpExists:
 			if t.Value != "" {
-				errs = append(errs, field.Invalid(p.Child("operator"), t, "value must be empty when `operator` is 'Exists'"))
+				errs = append(errs, field.Invalid(p.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
 			}
 		default:
 			errs = append(errs, field.NotSupported(p.Child("operator"), t.Operator, []corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists}))
@@ -1365,6 +1373,31 @@ func validateNodeSelectorTerm(t corev1.NodeSelectorTerm, p *field.Path) field.Er
 			errs = append(errs, field.Invalid(rp.Child("operator"), r.Operator, "not a valid selector operator"))
 		}
 		errs = append(errs, metav1validation.ValidateLabelName(r.Key, rp.Child("key"))...)
+		for i, v := range r.Values {
+			for _, msg := range validation.IsValidLabelValue(v) {
+				errs = append(errs, field.Invalid(rp.Child("values").Index(i), v, msg))
+			}
+		}
+	}
+	for j, r := range t.MatchFields {
+		rp := p.Child("matchFields").Index(j)
+		switch r.Operator {
+		case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn:
+			if len(r.Values) != 1 {
+				errs = append(errs, field.Required(rp.Child("values"), "must be only one value when `operator` is 'In' or 'NotIn' for node field selector"))
+			}
+		default:
+			errs = append(errs, field.Invalid(rp.Child("operator"), r.Operator, "not a valid selector operator"))
+		}
+		if r.Key != "metadata.name" {
+			errs = append(errs, field.Invalid(rp.Child("key"), r.Key, "not a valid field selector key"))
+		} else {
+			for i, v := range r.Values {
+				for _, msg := range apivalidation.NameIsDNSSubdomain(v, false) {
+					errs = append(errs, field.Invalid(rp.Child("values").Index(i), v, msg))
+				}
+			}
+		}
 	}
 	return errs
 }
