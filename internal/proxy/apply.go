@@ -56,11 +56,38 @@ func elems(m map[string]mapElem, keys []string) []nftables.SetElement {
 	return out
 }
 
-// write brings the kernel to st. On failure the next write rebuilds.
-func (p *programmer) write(st *state) error {
+// unchanged reports whether st needs no write after old.
+func unchanged(old, st *state) bool {
+	if old == nil || len(old.Chains) != len(st.Chains) || len(old.Affinity) != len(st.Affinity) {
+		return false
+	}
+	for name, rules := range st.Chains {
+		if prev, ok := old.Chains[name]; !ok || !sameRules(prev, rules) {
+			return false
+		}
+	}
+	for name, timeout := range st.Affinity {
+		if prev, ok := old.Affinity[name]; !ok || prev != timeout {
+			return false
+		}
+	}
+	for _, m := range [][2]map[string]mapElem{{old.ServiceIPs, st.ServiceIPs}, {old.NodePorts, st.NodePorts}} {
+		if del, add := mapDiff(m[0], m[1]); len(del)+len(add) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// write brings the kernel to st and reports whether it had to write
+// anything. On failure the next write rebuilds.
+func (p *programmer) write(st *state) (bool, error) {
+	if unchanged(p.applied, st) {
+		return false, nil
+	}
 	c, done, err := p.conn()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer done()
 	if p.applied == nil {
@@ -73,10 +100,10 @@ func (p *programmer) write(st *state) error {
 	}
 	if err != nil {
 		p.applied = nil
-		return fmt.Errorf("proxy: program nftables: %w", err)
+		return false, fmt.Errorf("proxy: program nftables: %w", err)
 	}
 	p.applied = st
-	return nil
+	return true, nil
 }
 
 func (p *programmer) addRules(c *nftables.Conn, chain string, rules []nftx.Rule) error {

@@ -52,6 +52,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	syncs     int
+	writes    int
 	lastError error
 }
 
@@ -111,6 +112,13 @@ func (p *Proxy) Syncs() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.syncs
+}
+
+// Writes returns how many syncs had something to write to the kernel.
+func (p *Proxy) Writes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writes
 }
 
 // Run watches Services and EndpointSlices and keeps the table in step until
@@ -202,7 +210,8 @@ func (p *Proxy) sync(services corelisters.ServiceLister, slices_ discoverylister
 	}
 	st := build(in)
 	stale := staleUDPBetween(p.prog.applied, st)
-	if err := p.prog.write(st); err != nil {
+	wrote, err := p.prog.write(st)
+	if err != nil {
 		return err
 	}
 	if !stale.empty() {
@@ -213,6 +222,9 @@ func (p *Proxy) sync(services corelisters.ServiceLister, slices_ discoverylister
 	}
 	p.mu.Lock()
 	p.syncs++
+	if wrote {
+		p.writes++
+	}
 	p.mu.Unlock()
 	return nil
 }
