@@ -629,6 +629,50 @@ func TestGzip(t *testing.T) {
 	}
 }
 
+// TestConcurrentFirstRequests: clients racing on a fresh server all get the same documents
+// (built once).
+func TestConcurrentFirstRequests(t *testing.T) {
+	_, srv := startServer(t)
+	paths := []string{"/openapi/v2", "/openapi/v3", "/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1"}
+	type result struct {
+		path string
+		etag string
+		n    int
+		err  error
+	}
+	results := make(chan result, 4*len(paths))
+	for i := 0; i < 4; i++ {
+		for _, p := range paths {
+			go func(p string, pb bool) {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+p, nil)
+				if pb {
+					req.Header.Set("Accept", "application/com.github.proto-openapi.spec.v3@v1.0+protobuf, application/json;q=0.9")
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					results <- result{path: p, err: err}
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				results <- result{p, resp.Header.Get("Etag"), len(b), err}
+			}(p, i%2 == 1)
+		}
+	}
+	etags := map[string]string{}
+	for i := 0; i < 4*len(paths); i++ {
+		r := <-results
+		if r.err != nil || r.n == 0 {
+			t.Errorf("%s: %d bytes, %v", r.path, r.n, r.err)
+			continue
+		}
+		if e, ok := etags[r.path]; ok && e != r.etag {
+			t.Errorf("%s: ETags differ: %s / %s", r.path, e, r.etag)
+		}
+		etags[r.path] = r.etag
+	}
+}
+
 // TestKindWithoutDefinition: a kind whose Go type has no generated definition is left out
 // instead of breaking the documents.
 func TestKindWithoutDefinition(t *testing.T) {
