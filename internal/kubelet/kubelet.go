@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 )
@@ -76,8 +77,9 @@ type Kubelet struct {
 	ctx     context.Context
 	wg      sync.WaitGroup
 
-	backoff *backoff
-	http    *http.Client
+	backoff  *backoff
+	http     *http.Client
+	recorder record.EventRecorder // set in Run before any worker starts
 }
 
 // New validates cfg and fills defaults. It starts nothing.
@@ -163,6 +165,7 @@ func New(cfg Config) (*Kubelet, error) {
 // Run runs the kubelet until ctx ends. Pods keep running when it returns:
 // a restarted kubelet adopts them.
 func (k *Kubelet) Run(ctx context.Context) error {
+	k.startEvents(ctx)
 	k.mu.Lock()
 	k.ctx = ctx
 	k.mu.Unlock()

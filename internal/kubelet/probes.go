@@ -131,9 +131,12 @@ func (m *probeManager) loop(ctx context.Context, pod *v1.Pod, c *v1.Container, i
 		gated := kind != "startup" && !p.started
 		m.mu.Unlock()
 		if !gated {
-			ok, _ := m.k.probe(ctx, pod, c, id, probe.ProbeHandler, timeout, podIPs)
+			ok, msg := m.k.probe(ctx, pod, c, id, probe.ProbeHandler, timeout, podIPs)
 			if ctx.Err() != nil {
 				return
+			}
+			if !ok {
+				m.k.event(pod, c.Name, v1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", strings.ToUpper(kind[:1])+kind[1:], msg)
 			}
 			if ok {
 				successes, failures = successes+1, 0

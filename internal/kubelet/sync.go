@@ -134,6 +134,11 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) (time.Duration, bool,
 	sandboxErr := w.ensureSandbox(ctx, pod)
 	if sandboxErr != nil {
 		soon(2 * time.Second)
+		if errors.Is(sandboxErr, errVolumes) {
+			k.event(pod, "", v1.EventTypeWarning, "FailedMount", "%v", sandboxErr)
+		} else {
+			k.event(pod, "", v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", sandboxErr)
+		}
 	}
 
 	containers, err := w.listContainers(ctx)
@@ -184,7 +189,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	}
 	if paths, err := k.setupVolumes(ctx, pod, w.podIPs); err != nil {
 		w.volumePaths = nil
-		return fmt.Errorf("volumes: %w", err)
+		return fmt.Errorf("%w: %w", errVolumes, err)
 	} else {
 		w.volumePaths = paths
 	}
@@ -207,6 +212,9 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	}
 	// No ready sandbox: a new pod, or its sandbox died (then its
 	// containers are stopped and everything starts again).
+	if len(sbs) > 0 {
+		k.event(pod, "", v1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+	}
 	for _, sb := range sbs {
 		if err := w.stopSandboxContainers(ctx, sb.Id, 0); err != nil {
 			return err
@@ -290,7 +298,7 @@ func (w *podWorker) syncContainers(ctx context.Context, pod *v1.Pod, cs containe
 		case st.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
 			if reason := w.killReason(c, st); reason != "" {
 				w.k.log.Info("killing container", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "reason", reason)
-				a, e = true, w.killContainer(ctx, pod, c, st.Id, gracePeriod(pod))
+				a, e = true, w.killContainer(ctx, pod, c, st.Id, gracePeriod(pod), fmt.Sprintf("Container %s %s, will be restarted", c.Name, reason))
 			}
 		default:
 			if shouldRestart(pod.Spec.RestartPolicy, st.ExitCode) {
@@ -335,6 +343,10 @@ func (w *podWorker) restart(ctx context.Context, pod *v1.Pod, c *v1.Container, c
 		finished = w.k.clock.Now()
 	}
 	if d := w.k.backoff.wait(key, finished); d > 0 {
+		if _, already := w.backingOff[c.Name]; !already {
+			w.backingOff[c.Name] = true
+			w.k.event(pod, c.Name, v1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+		}
 		w.waiting[c.Name] = waitingInfo{
 			reason: "CrashLoopBackOff",
 			message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
@@ -343,6 +355,7 @@ func (w *podWorker) restart(ctx context.Context, pod *v1.Pod, c *v1.Container, c
 		return false, d, nil
 	}
 	w.k.backoff.next(key)
+	delete(w.backingOff, c.Name)
 	// Keep only the instance that becomes the previous one (for
 	// lastState and logs --previous).
 	for _, in := range cs[c.Name][1:] {
@@ -353,6 +366,9 @@ func (w *podWorker) restart(ctx context.Context, pod *v1.Pod, c *v1.Container, c
 	}
 	return true, 0, w.startContainer(ctx, pod, c, st.GetMetadata().GetAttempt()+1, init)
 }
+
+// errVolumes marks a failure to set up the pod's volumes.
+var errVolumes = errors.New("volumes")
 
 func backoffKey(pod *v1.Pod, name string) string { return string(pod.UID) + "/" + name }
 
@@ -382,19 +398,25 @@ func (w *podWorker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Conta
 	cfg, err := k.containerConfig(ctx, pod, c, attempt, imageRef, init, w.podIPs, w.volumePaths)
 	if err != nil {
 		w.waiting[c.Name] = waitingInfo{"CreateContainerConfigError", err.Error()}
+		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return err
 	}
 	id, err := k.runtime.CreateContainer(ctx, w.sandboxID, cfg, w.sandboxCfg)
 	if err != nil {
 		w.waiting[c.Name] = waitingInfo{"CreateContainerError", err.Error()}
+		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return err
 	}
+	k.event(pod, c.Name, v1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	if err := k.runtime.StartContainer(ctx, id); err != nil {
 		w.waiting[c.Name] = waitingInfo{"RunContainerError", err.Error()}
+		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return err
 	}
+	k.event(pod, c.Name, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		if err := w.runHook(ctx, pod, c, id, c.Lifecycle.PostStart, gracePeriod(pod)); err != nil {
+			k.event(pod, c.Name, v1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
 			k.log.Info("postStart hook failed; killing container", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
 			_ = k.runtime.StopContainer(ctx, id, gracePeriod(pod))
 			return fmt.Errorf("postStart hook of %s: %w", c.Name, err)
@@ -418,19 +440,23 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		policy = v1.PullIfNotPresent
 	}
 	if img != nil && (policy != v1.PullAlways || local) {
+		k.event(pod, c.Name, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 		return img.Id, nil
 	}
 	if img == nil && policy == v1.PullNever {
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
 		w.waiting[c.Name] = waitingInfo{"ErrImageNeverPull", msg}
+		k.event(pod, c.Name, v1.EventTypeWarning, "ErrImageNeverPull", "%s", msg)
 		return "", errors.New(msg)
 	}
 	key := "pull/" + backoffKey(pod, c.Name)
 	if d := k.backoff.wait(key, w.pullFailed[c.Name]); d > 0 {
 		msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
 		w.waiting[c.Name] = waitingInfo{"ImagePullBackOff", msg}
+		k.event(pod, c.Name, v1.EventTypeNormal, "BackOff", "%s", msg)
 		return "", errors.New(msg)
 	}
+	k.event(pod, c.Name, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	var ref string
 	if local {
 		err = fmt.Errorf("failed to pull and unpack image %q: not found: bosun.local images are built by bosun, no registry serves them", c.Image)
@@ -443,8 +469,10 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		k.backoff.next(key)
 		w.pullFailed[c.Name] = k.clock.Now()
 		w.waiting[c.Name] = waitingInfo{"ErrImagePull", err.Error()}
+		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		return "", err
 	}
+	k.event(pod, c.Name, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
 	k.backoff.reset(key)
 	delete(w.pullFailed, c.Name)
 	return ref, nil
@@ -452,10 +480,17 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Containe
 
 // killContainer runs the preStop hook and stops the container with the
 // grace period (SIGTERM, SIGKILL when it ends).
-func (w *podWorker) killContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, id string, grace int64) error {
+func (w *podWorker) killContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, id string, grace int64, msg string) error {
 	start := w.k.clock.Now()
+	if c != nil {
+		if msg == "" {
+			msg = "Stopping container " + c.Name
+		}
+		w.k.event(pod, c.Name, v1.EventTypeNormal, "Killing", "%s", msg)
+	}
 	if c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		if err := w.runHook(ctx, pod, c, id, c.Lifecycle.PreStop, grace); err != nil {
+			w.k.event(pod, c.Name, v1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
 			w.k.log.Info("preStop hook failed", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
 		}
 		grace -= int64(w.k.clock.Since(start) / time.Second)
@@ -519,7 +554,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod, gone bool) error
 			}
 			n++
 			spec := findContainer(pod, name)
-			go func(id string) { errc <- w.killContainer(ctx, pod, spec, id, grace) }(in.c.Id)
+			go func(id string) { errc <- w.killContainer(ctx, pod, spec, id, grace, "") }(in.c.Id)
 		}
 	}
 	var errs error

@@ -56,6 +56,7 @@ type podWorker struct {
 	failedInit  bool
 	volumePaths map[string]string
 	pullFailed  map[string]time.Time // container name → last failed pull
+	backingOff  map[string]bool      // containers whose BackOff event was sent
 }
 
 func newPodWorker(k *Kubelet, uid types.UID) *podWorker {
@@ -66,6 +67,7 @@ func newPodWorker(k *Kubelet, uid types.UID) *podWorker {
 		waiting:    map[string]waitingInfo{},
 		exited:     map[string]*runtimeapi.ContainerStatus{},
 		pullFailed: map[string]time.Time{},
+		backingOff: map[string]bool{},
 	}
 	w.probes = newProbeManager(k, w)
 	return w
