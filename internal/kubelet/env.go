@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -27,6 +29,9 @@ func (k *Kubelet) makeEnv(ctx context.Context, pod *v1.Pod, c *v1.Container, pod
 		}
 		idx[name] = len(out)
 		out = append(out, v1.EnvVar{Name: name, Value: value})
+	}
+	for _, e := range k.serviceEnv(pod) {
+		set(e.Name, e.Value)
 	}
 	for _, from := range c.EnvFrom {
 		switch {
@@ -285,4 +290,66 @@ func expand(s string, lookup func(string) (string, bool)) string {
 		}
 	}
 	return b.String()
+}
+
+// serviceEnv returns the docker-link style variables of the services a
+// pod sees: those of its namespace (when enableServiceLinks) and always
+// the "kubernetes" service of the default namespace.
+func (k *Kubelet) serviceEnv(pod *v1.Pod) []v1.EnvVar {
+	if k.svcLister == nil {
+		return nil
+	}
+	all, err := k.svcLister.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+	byName := map[string]*v1.Service{}
+	for _, s := range all {
+		if s.Spec.ClusterIP == "" || s.Spec.ClusterIP == v1.ClusterIPNone {
+			continue
+		}
+		if s.Namespace == metav1.NamespaceDefault && s.Name == "kubernetes" {
+			if _, ok := byName[s.Name]; !ok {
+				byName[s.Name] = s
+			}
+		} else if s.Namespace == pod.Namespace && links {
+			byName[s.Name] = s
+		}
+	}
+	var out []v1.EnvVar
+	for _, name := range sortedKeys(byName) {
+		s := byName[name]
+		prefix := strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+		ip := s.Spec.ClusterIP
+		add := func(n, v string) { out = append(out, v1.EnvVar{Name: n, Value: v}) }
+		add(prefix+"_SERVICE_HOST", ip)
+		if len(s.Spec.Ports) == 0 {
+			continue
+		}
+		add(prefix+"_SERVICE_PORT", strconv.Itoa(int(s.Spec.Ports[0].Port)))
+		for _, p := range s.Spec.Ports {
+			if p.Name != "" {
+				add(prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_")), strconv.Itoa(int(p.Port)))
+			}
+		}
+		first := s.Spec.Ports[0]
+		add(prefix+"_PORT", fmt.Sprintf("%s://%s", strings.ToLower(string(protoOr(first.Protocol))), net.JoinHostPort(ip, strconv.Itoa(int(first.Port)))))
+		for _, p := range s.Spec.Ports {
+			proto := protoOr(p.Protocol)
+			pfx := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(string(proto)))
+			add(pfx, fmt.Sprintf("%s://%s", strings.ToLower(string(proto)), net.JoinHostPort(ip, strconv.Itoa(int(p.Port)))))
+			add(pfx+"_PROTO", strings.ToLower(string(proto)))
+			add(pfx+"_PORT", strconv.Itoa(int(p.Port)))
+			add(pfx+"_ADDR", ip)
+		}
+	}
+	return out
+}
+
+func protoOr(p v1.Protocol) v1.Protocol {
+	if p == "" {
+		return v1.ProtocolTCP
+	}
+	return p
 }

@@ -68,9 +68,12 @@ type Kubelet struct {
 	runtime Runtime
 	client  kubernetes.Interface
 
-	podLister corelisters.PodLister
-	synced    cache.InformerSynced
-	factory   informers.SharedInformerFactory
+	podLister  corelisters.PodLister
+	synced     cache.InformerSynced
+	factory    informers.SharedInformerFactory
+	svcFactory informers.SharedInformerFactory
+	svcLister  corelisters.ServiceLister
+	svcSynced  cache.InformerSynced
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -127,18 +130,23 @@ func New(cfg Config) (*Kubelet, error) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 		}))
 	pods := factory.Core().V1().Pods()
+	svcFactory := informers.NewSharedInformerFactory(cfg.Client, 0)
+	svcs := svcFactory.Core().V1().Services()
 	k := &Kubelet{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		clock:     cfg.Clock,
-		runtime:   cfg.Runtime,
-		client:    cfg.Client,
-		podLister: pods.Lister(),
-		synced:    pods.Informer().HasSynced,
-		factory:   factory,
-		workers:   map[types.UID]*podWorker{},
-		backoff:   newBackoff(cfg.Clock, 10*time.Second, 5*time.Minute),
-		http:      cfg.HTTPClient,
+		svcFactory: svcFactory,
+		svcLister:  svcs.Lister(),
+		svcSynced:  svcs.Informer().HasSynced,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		clock:      cfg.Clock,
+		runtime:    cfg.Runtime,
+		client:     cfg.Client,
+		podLister:  pods.Lister(),
+		synced:     pods.Informer().HasSynced,
+		factory:    factory,
+		workers:    map[types.UID]*podWorker{},
+		backoff:    newBackoff(cfg.Clock, 10*time.Second, 5*time.Minute),
+		http:       cfg.HTTPClient,
 	}
 	_, err = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { k.podChanged(obj, true) },
@@ -170,7 +178,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.ctx = ctx
 	k.mu.Unlock()
 	k.factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
+	k.svcFactory.Start(ctx.Done())
+	defer k.svcFactory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), k.synced, k.svcSynced) {
 		k.factory.Shutdown()
 		return ctx.Err()
 	}

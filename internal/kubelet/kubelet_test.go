@@ -36,6 +36,10 @@ func startKubelet(t *testing.T, rt *fakeRuntime, objs ...any) *harness {
 			if _, err := client.CoreV1().Pods(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+		case *v1.Service:
+			if _, err := client.CoreV1().Services(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
 		case *v1.ConfigMap:
 			if _, err := client.CoreV1().ConfigMaps(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
@@ -332,7 +336,11 @@ func TestEnvAndLivenessRestart(t *testing.T) {
 	pod.Spec.Containers[0].EnvFrom = []v1.EnvFromSource{{Prefix: "CM_", ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectReference: v1.LocalObjectReference{Name: "cfg"}}}}
 	pod.Spec.Containers[0].Args = []string{"--name=$(POD)"}
 	pod.Spec.Containers[0].LivenessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"false"}}}, PeriodSeconds: 1, FailureThreshold: 1}
-	h := startKubelet(t, rt, cm, pod)
+	kube := &v1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
+		Spec: v1.ServiceSpec{ClusterIP: "10.43.0.1", Ports: []v1.ServicePort{{Name: "https", Port: 443, Protocol: v1.ProtocolTCP}}}}
+	svc := &v1.Service{ObjectMeta: metav1.ObjectMeta{Name: "my-svc", Namespace: "default"},
+		Spec: v1.ServiceSpec{ClusterIP: "10.43.0.55", Ports: []v1.ServicePort{{Name: "http", Port: 80, Protocol: v1.ProtocolTCP}}}}
+	h := startKubelet(t, rt, cm, kube, svc, pod)
 	h.waitPod("default", "envy", "restarted by its liveness probe", func(p *v1.Pod) bool {
 		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
 	})
@@ -343,7 +351,8 @@ func TestEnvAndLivenessRestart(t *testing.T) {
 		for _, kv := range c.cfg.Envs {
 			env[kv.Key] = kv.Value
 		}
-		want := map[string]string{"POD": "envy", "COLOR": "blue", "CM_color": "blue", "CM_size": "9", "GREETING": "envy is blue $(UNDEFINED) $(POD)"}
+		want := map[string]string{"KUBERNETES_SERVICE_HOST": "10.43.0.1", "KUBERNETES_SERVICE_PORT": "443",
+			"MY_SVC_SERVICE_PORT_HTTP": "80", "MY_SVC_PORT": "tcp://10.43.0.55:80", "MY_SVC_PORT_80_TCP_ADDR": "10.43.0.55", "POD": "envy", "COLOR": "blue", "CM_color": "blue", "CM_size": "9", "GREETING": "envy is blue $(UNDEFINED) $(POD)"}
 		for k, v := range want {
 			if env[k] != v {
 				t.Errorf("env %s = %q, want %q", k, env[k], v)
