@@ -378,6 +378,7 @@ func volumeSourceNames(s *corev1.VolumeSource) []string {
 			out = append(out, name)
 		}
 	}
+	// Upstream's order and spellings (its "cephFS" and "downwarAPI" included).
 	add(s.EmptyDir != nil, "emptyDir")
 	add(s.HostPath != nil, "hostPath")
 	add(s.GitRepo != nil, "gitRepo")
@@ -390,21 +391,21 @@ func volumeSourceNames(s *corev1.VolumeSource) []string {
 	add(s.Flocker != nil, "flocker")
 	add(s.PersistentVolumeClaim != nil, "persistentVolumeClaim")
 	add(s.RBD != nil, "rbd")
-	add(s.FlexVolume != nil, "flexVolume")
 	add(s.Cinder != nil, "cinder")
-	add(s.CephFS != nil, "cephfs")
-	add(s.DownwardAPI != nil, "downwardAPI")
-	add(s.FC != nil, "fc")
-	add(s.AzureFile != nil, "azureFile")
-	add(s.ConfigMap != nil, "configMap")
-	add(s.VsphereVolume != nil, "vsphereVolume")
+	add(s.CephFS != nil, "cephFS")
 	add(s.Quobyte != nil, "quobyte")
-	add(s.AzureDisk != nil, "azureDisk")
+	add(s.DownwardAPI != nil, "downwarAPI")
+	add(s.FC != nil, "fc")
+	add(s.FlexVolume != nil, "flexVolume")
+	add(s.ConfigMap != nil, "configMap")
+	add(s.AzureFile != nil, "azureFile")
+	add(s.VsphereVolume != nil, "vsphereVolume")
 	add(s.PhotonPersistentDisk != nil, "photonPersistentDisk")
 	add(s.PortworxVolume != nil, "portworxVolume")
+	add(s.AzureDisk != nil, "azureDisk")
+	add(s.StorageOS != nil, "storageos")
 	add(s.Projected != nil, "projected")
 	add(s.ScaleIO != nil, "scaleIO")
-	add(s.StorageOS != nil, "storageos")
 	add(s.CSI != nil, "csi")
 	add(s.Ephemeral != nil, "ephemeral")
 	add(s.Image != nil, "image")
@@ -620,7 +621,7 @@ func validatePathNoBacksteps(target string, p *field.Path) field.ErrorList {
 
 func validateLocalNonReservedPath(target string, p *field.Path) field.ErrorList {
 	errs := validateLocalDescendingPath(target, p)
-	if strings.HasPrefix(target, "..") {
+	if strings.HasPrefix(target, "..") && !strings.HasPrefix(target, "../") {
 		errs = append(errs, field.Invalid(p, target, "must not start with '..'"))
 	}
 	return errs
@@ -898,8 +899,8 @@ func validateEnvVarValueFrom(ev corev1.EnvVar, p *field.Path) field.ErrorList {
 
 func validateKeyRef(name, key string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if name == "" {
-		errs = append(errs, field.Required(p.Child("name"), ""))
+	for _, msg := range apivalidation.NameIsDNSSubdomain(name, false) {
+		errs = append(errs, field.Invalid(p.Child("name"), name, msg))
 	}
 	if key == "" {
 		errs = append(errs, field.Required(p.Child("key"), ""))
@@ -975,14 +976,23 @@ func validateVolumeMounts(mounts []corev1.VolumeMount, vols map[string]corev1.Vo
 			errs = append(errs, field.Invalid(p.Child("mountPath"), m.MountPath, "must be unique"))
 		}
 		points.Insert(m.MountPath)
+		if v, ok := vols[m.Name]; ok && v.Image != nil {
+			if m.SubPath != "" {
+				errs = append(errs, field.Invalid(p.Child("subPath"), m.SubPath, "not allowed in image volume sources"))
+			}
+			if m.SubPathExpr != "" {
+				errs = append(errs, field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "not allowed in image volume sources"))
+			}
+		}
+		// Upstream reports sub path problems under the list's path, without the index.
 		if m.SubPath != "" {
-			errs = append(errs, validateLocalDescendingPath(m.SubPath, p.Child("subPath"))...)
+			errs = append(errs, validateLocalDescendingPath(m.SubPath, fldPath.Child("subPath"))...)
 		}
 		if m.SubPathExpr != "" {
 			if m.SubPath != "" {
 				errs = append(errs, field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "subPathExpr and subPath are mutually exclusive"))
 			}
-			errs = append(errs, validateLocalDescendingPath(m.SubPathExpr, p.Child("subPathExpr"))...)
+			errs = append(errs, validateLocalDescendingPath(m.SubPathExpr, fldPath.Child("subPathExpr"))...)
 		}
 		if m.MountPropagation != nil {
 			switch *m.MountPropagation {
@@ -1101,13 +1111,9 @@ func validateHandler(h *corev1.ProbeHandler, sleep *corev1.SleepAction, grace *i
 			errs = append(errs, field.Forbidden(p.Child("sleep"), "may not specify more than 1 handler type"))
 		} else {
 			n++
-			g := int64(corev1.DefaultTerminationGracePeriodSeconds)
-			if grace != nil {
-				g = *grace
-			}
-			if sleep.Seconds < 0 || sleep.Seconds > g {
-				errs = append(errs, field.Invalid(p.Child("sleep").Child("seconds"), sleep.Seconds,
-					fmt.Sprintf("must be non-negative and less than terminationGracePeriodSeconds (%d)", g)))
+			if grace != nil && (sleep.Seconds < 0 || sleep.Seconds > *grace) {
+				errs = append(errs, field.Invalid(p.Child("sleep"), sleep.Seconds,
+					fmt.Sprintf("must be non-negative and less than terminationGracePeriodSeconds (%d)", *grace)))
 			}
 		}
 	}
