@@ -88,10 +88,15 @@ func (c *cluster) readyOne(ctx context.Context, ns string, k *kubelet) {
 	k.mu.Unlock()
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if controllerutil.IsPodReady(p) || p.DeletionTimestamp != nil || skip(p) {
+		if controllerutil.IsPodReady(p) || p.DeletionTimestamp != nil || skip(p) ||
+			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		markReady(ctx, c.client, p)
+		if p.Labels["batch.kubernetes.io/job-name"] != "" {
+			markSucceeded(ctx, c.client, p)
+		} else {
+			markReady(ctx, c.client, p)
+		}
 		return
 	}
 }
@@ -105,6 +110,18 @@ func markReady(ctx context.Context, client kubernetes.Interface, p *corev1.Pod) 
 		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
 		{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
 	}
+	_, _ = client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+}
+
+// markSucceeded finishes a Job pod as its container exiting 0 would.
+func markSucceeded(ctx context.Context, client kubernetes.Interface, p *corev1.Pod) {
+	now := metav1.Now()
+	p = p.DeepCopy()
+	p.Status.Phase = corev1.PodSucceeded
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name:  p.Spec.Containers[0].Name,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", FinishedAt: now}},
+	}}
 	_, _ = client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 }
 

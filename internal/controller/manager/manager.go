@@ -24,6 +24,7 @@ import (
 
 	"github.com/bosun-k8s/bosun/internal/controller/deployment"
 	"github.com/bosun-k8s/bosun/internal/controller/garbagecollector"
+	"github.com/bosun-k8s/bosun/internal/controller/job"
 	"github.com/bosun-k8s/bosun/internal/controller/namespace"
 	"github.com/bosun-k8s/bosun/internal/controller/nodeipam"
 	"github.com/bosun-k8s/bosun/internal/controller/replicaset"
@@ -38,7 +39,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name,
+	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name,
 }
 
 // Config configures the manager.
@@ -148,6 +149,9 @@ func New(cfg Config) (*Manager, error) {
 		case garbagecollector.Name:
 			workers = 20
 			r, err = garbagecollector.New(garbagecollector.Config{Metadata: meta, Discovery: cfg.Client.Discovery(), Logger: cfg.Logger})
+		case job.Name:
+			r, err = job.New(job.Config{Client: cfg.Client, Informers: m.informers,
+				Recorder: recorder("job-controller"), Logger: cfg.Logger})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
