@@ -98,13 +98,19 @@ func (c *container) PathParameters() []common.Parameter { return nil }
 func (c *container) Routes() []common.Route             { return c.routes }
 
 // Media types upstream's serializers offer (CBOR is off by default in 1.33).
-var (
-	mediaTypes       = []string{"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
-	streamMediaTypes = []string{"application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"}
-	allMediaTypes    = append(append([]string(nil), mediaTypes...), streamMediaTypes...)
-	patchTypes       = []string{"application/json-patch+json", "application/merge-patch+json",
+func mediaTypes() []string {
+	return []string{"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
+}
+
+// allMediaTypes adds the watch stream types.
+func allMediaTypes() []string {
+	return append(mediaTypes(), "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
+}
+
+func patchTypes() []string {
+	return []string{"application/json-patch+json", "application/merge-patch+json",
 		"application/strategic-merge-patch+json", "application/apply-patch+yaml"}
-)
+}
 
 const prettyDoc = "If 'true', then the output is pretty printed. Defaults to 'false' unless the user-agent indicates a browser or command-line HTTP tool (curl and wget)."
 
@@ -264,14 +270,14 @@ func (e *endpoint) routes() []common.Route {
 			d = "list or watch objects of kind " + e.kind
 		}
 		r := &route{method: "GET", path: path, operation: "list" + nsPrefix + e.kind + title + suffix, doc: d,
-			produces: allMediaTypes, writes: e.list}
+			produces: allMediaTypes(), writes: e.list}
 		r.returns(200, "OK", e.list).query(pretty()).query(objectParams(&metav1.ListOptions{})...)
 		add(r, actList, params)
 	}
 	watchList := func(path, suffix string, params []common.Parameter, nsPrefix string) {
 		r := &route{method: "GET", path: "watch/" + path, operation: "watch" + nsPrefix + e.kind + title + "List" + suffix,
 			doc:      "watch individual changes to a list of " + e.kind + ". deprecated: use the 'watch' parameter with a list operation instead.",
-			produces: allMediaTypes, writes: metav1.WatchEvent{}}
+			produces: allMediaTypes(), writes: metav1.WatchEvent{}}
 		r.returns(200, "OK", metav1.WatchEvent{}).query(pretty()).query(objectParams(&metav1.ListOptions{})...)
 		add(r, actWatchList, params)
 	}
@@ -281,14 +287,14 @@ func (e *endpoint) routes() []common.Route {
 	if e.has("create") {
 		r := &route{method: "POST", path: resourcePath, operation: "create" + namespaced + e.kind + title,
 			doc: doc("create"+article+e.kind, "create "+e.subresource+" of"+article+e.kind), consumes: []string{"*/*"},
-			produces: mediaTypes, writes: e.object}
+			produces: mediaTypes(), writes: e.object}
 		r.returns(200, "OK", e.object).returns(201, "Created", e.object).returns(202, "Accepted", e.object).
 			query(pretty()).body(e.object, true).query(objectParams(&metav1.CreateOptions{})...)
 		add(r, actPost, resourceParams)
 	}
 	if e.has("deletecollection") {
 		r := &route{method: "DELETE", path: resourcePath, operation: "deletecollection" + namespaced + e.kind + title,
-			doc: "delete collection of " + e.kind, consumes: []string{"*/*"}, produces: mediaTypes, writes: status}
+			doc: "delete collection of " + e.kind, consumes: []string{"*/*"}, produces: mediaTypes(), writes: status}
 		r.returns(200, "OK", status).query(pretty()).body(metav1.DeleteOptions{}, false).
 			query(objectParams(&metav1.DeleteOptions{})...).query(objectParams(&metav1.ListOptions{}, "watch", "allowWatchBookmarks")...)
 		add(r, actDeleteCollection, resourceParams)
@@ -299,7 +305,7 @@ func (e *endpoint) routes() []common.Route {
 
 	// Item actions.
 	if e.has("get") && e.connect == nil {
-		produces := append(append([]string(nil), e.getProduces...), mediaTypes...)
+		produces := append(append([]string(nil), e.getProduces...), mediaTypes()...)
 		r := &route{method: "GET", path: itemPath, operation: "read" + namespaced + e.kind + title,
 			doc: doc("read the specified "+e.kind, "read "+e.subresource+" of the specified "+e.kind), produces: produces, writes: e.object}
 		r.returns(200, "OK", e.object).query(pretty())
@@ -311,7 +317,7 @@ func (e *endpoint) routes() []common.Route {
 	if e.has("update") {
 		r := &route{method: "PUT", path: itemPath, operation: "replace" + namespaced + e.kind + title,
 			doc: doc("replace the specified "+e.kind, "replace "+e.subresource+" of the specified "+e.kind), consumes: []string{"*/*"},
-			produces: mediaTypes, writes: e.object}
+			produces: mediaTypes(), writes: e.object}
 		r.returns(200, "OK", e.object).returns(201, "Created", e.object).query(pretty()).body(e.object, true).
 			query(objectParams(&metav1.UpdateOptions{})...)
 		add(r, actPut, nameParams)
@@ -319,7 +325,7 @@ func (e *endpoint) routes() []common.Route {
 	if e.has("patch") {
 		r := &route{method: "PATCH", path: itemPath, operation: "patch" + namespaced + e.kind + title,
 			doc:      doc("partially update the specified "+e.kind, "partially update "+e.subresource+" of the specified "+e.kind),
-			consumes: patchTypes, produces: mediaTypes, writes: e.object}
+			consumes: patchTypes(), produces: mediaTypes(), writes: e.object}
 		r.returns(200, "OK", e.object).returns(201, "Created", e.object).query(pretty()).body(metav1.Patch{}, true).
 			query(objectParams(&metav1.PatchOptions{})...)
 		add(r, actPatch, nameParams)
@@ -331,7 +337,7 @@ func (e *endpoint) routes() []common.Route {
 		}
 		r := &route{method: "DELETE", path: itemPath, operation: "delete" + namespaced + e.kind + title,
 			doc: doc("delete"+article+e.kind, "delete "+e.subresource+" of"+article+e.kind), consumes: []string{"*/*"},
-			produces: mediaTypes, writes: ret}
+			produces: mediaTypes(), writes: ret}
 		r.returns(200, "OK", ret).returns(202, "Accepted", ret).query(pretty()).body(metav1.DeleteOptions{}, false).
 			query(objectParams(&metav1.DeleteOptions{})...)
 		add(r, actDelete, nameParams)
@@ -339,7 +345,7 @@ func (e *endpoint) routes() []common.Route {
 	if e.has("watch") && e.connect == nil {
 		r := &route{method: "GET", path: "watch/" + itemPath, operation: "watch" + namespaced + e.kind + title,
 			doc:      "watch changes to an object of kind " + e.kind + ". deprecated: use the 'watch' parameter with a list operation instead, filtered to a single item with the 'fieldSelector' parameter.",
-			produces: allMediaTypes, writes: metav1.WatchEvent{}}
+			produces: allMediaTypes(), writes: metav1.WatchEvent{}}
 		r.returns(200, "OK", metav1.WatchEvent{}).query(pretty()).query(objectParams(&metav1.ListOptions{})...)
 		add(r, actWatch, nameParams)
 	}
@@ -512,21 +518,21 @@ func connectFor(gv schema.GroupVersion, resource, sub string, newObject func(sch
 // discoveryRoutes are the GET routes of the discovery documents, as upstream lists them.
 func discoveryRoutes(gv schema.GroupVersion) *container {
 	r := &route{method: "GET", path: gvRoot(gv) + "/", operation: "getAPIResources", doc: "get available resources",
-		consumes: mediaTypes, produces: mediaTypes, writes: metav1.APIResourceList{}}
+		consumes: mediaTypes(), produces: mediaTypes(), writes: metav1.APIResourceList{}}
 	return &container{root: gvRoot(gv), routes: []common.Route{r}}
 }
 
 func groupRoutes(group string) *container {
 	r := &route{method: "GET", path: "/apis/" + group + "/", operation: "getAPIGroup", doc: "get information of a group",
-		consumes: mediaTypes, produces: mediaTypes, writes: metav1.APIGroup{}}
+		consumes: mediaTypes(), produces: mediaTypes(), writes: metav1.APIGroup{}}
 	return &container{root: "/apis/" + group, routes: []common.Route{r}}
 }
 
 func rootRoutes() []*container {
 	api := &route{method: "GET", path: "/api/", operation: "getAPIVersions", doc: "get available API versions",
-		consumes: mediaTypes, produces: mediaTypes, writes: metav1.APIVersions{}}
+		consumes: mediaTypes(), produces: mediaTypes(), writes: metav1.APIVersions{}}
 	apis := &route{method: "GET", path: "/apis/", operation: "getAPIVersions", doc: "get available API versions",
-		consumes: mediaTypes, produces: mediaTypes, writes: metav1.APIGroupList{}}
+		consumes: mediaTypes(), produces: mediaTypes(), writes: metav1.APIGroupList{}}
 	ver := &route{method: "GET", path: "/version/", operation: "getCodeVersion", doc: "get the version information for this server",
 		consumes: []string{"application/json"}, produces: []string{"application/json"}, writes: apiversion.Info{}}
 	return []*container{
