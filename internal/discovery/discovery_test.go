@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -17,9 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	clientdiscovery "k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bosun-k8s/bosun/internal/registry"
 )
@@ -303,6 +306,46 @@ func TestAggregatedHTTP(t *testing.T) {
 	}
 	if r := get("/api/v1", "text/html", ""); r.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("text/html: %d, want 406", r.StatusCode)
+	}
+}
+
+// TestEncodings: the protobuf and YAML forms of a document decode to the JSON one.
+func TestEncodings(t *testing.T) {
+	_, srv := startServer(t)
+	body := func(accept string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/apis/apps/v1", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %v", accept, resp.StatusCode, err)
+		}
+		return b
+	}
+	var want metav1.APIResourceList
+	if err := json.Unmarshal(body("application/json"), &want); err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	obj, _, err := protobuf.NewSerializer(scheme, scheme).Decode(body("application/vnd.kubernetes.protobuf"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := obj.(*metav1.APIResourceList); !ok || !reflect.DeepEqual(*got, want) {
+		t.Errorf("protobuf decodes to %#v, want %#v", obj, want)
+	}
+	var fromYAML metav1.APIResourceList
+	if err := yaml.Unmarshal(body("application/yaml"), &fromYAML); err != nil || !reflect.DeepEqual(fromYAML, want) {
+		t.Errorf("yaml decodes to %#v (%v), want %#v", fromYAML, err, want)
+	}
+	if len(want.APIResources) == 0 || want.GroupVersion != "apps/v1" || want.Kind != "APIResourceList" {
+		t.Errorf("unexpected document %#v", want)
 	}
 }
 
