@@ -79,6 +79,8 @@ func TestKubectl(t *testing.T) {
 			}
 		}
 	}
+	const unknownField = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: default\nbogus: true\n"
+
 	// The OpenAPI v2 (protobuf) path of explain, and older kubectls (v3 explain since 1.27).
 	out := k.mustRun("", nil, "explain", "deployment.spec.strategy", "--output=plaintext-openapiv2")
 	for _, w := range []string{"KIND:     Deployment", "RESOURCE: strategy <Object>", "rollingUpdate\t<Object>"} {
@@ -91,6 +93,11 @@ func TestKubectl(t *testing.T) {
 		out := old.mustRun("", nil, "explain", "deployment.spec.strategy")
 		if !strings.Contains(out, "rollingUpdate") || !strings.Contains(out, "Deployment") {
 			t.Errorf("kubectl %s explain deployment.spec.strategy:\n%s", v, out)
+		}
+		// older kubectls find fieldValidation through the v2 document (shared parameters)
+		out, err := old.run(unknownField, nil, "apply", "-f", "-")
+		if err == nil || !strings.Contains(out, `strict decoding error: unknown field "bogus"`) {
+			t.Errorf("kubectl %s apply with an unknown field: %v\n%s", v, err, out)
 		}
 	}
 	if out, err := k.run("", nil, "explain", "pods.spec.bogus"); err == nil || !strings.Contains(out, `field "bogus" does not exist`) {
