@@ -28,7 +28,7 @@ type cluster struct {
 }
 
 // start runs an API server and the controller manager for t.
-func start(t *testing.T) *cluster {
+func start(t testing.TB) *cluster {
 	t.Helper()
 	ts := testserver.Start(t)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -58,10 +58,16 @@ func start(t *testing.T) *cluster {
 type kubelet struct {
 	mu   sync.Mutex
 	skip func(*corev1.Pod) bool
+	// all marks every waiting pod at each tick instead of one.
+	all bool
 }
 
-func (c *cluster) runKubelet(t *testing.T, ns string, tick time.Duration) *kubelet {
-	k := &kubelet{skip: func(*corev1.Pod) bool { return false }}
+func (c *cluster) runKubelet(t testing.TB, ns string, tick time.Duration) *kubelet {
+	return c.runKubeletMode(t, ns, tick, false)
+}
+
+func (c *cluster) runKubeletMode(t testing.TB, ns string, tick time.Duration, all bool) *kubelet {
+	k := &kubelet{skip: func(*corev1.Pod) bool { return false }, all: all}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -97,7 +103,9 @@ func (c *cluster) readyOne(ctx context.Context, ns string, k *kubelet) {
 		} else {
 			markReady(ctx, c.client, p)
 		}
-		return
+		if !k.all {
+			return
+		}
 	}
 }
 
@@ -148,7 +156,7 @@ func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	}
 }
 
-func createNamespace(t *testing.T, c *cluster, name string) {
+func createNamespace(t testing.TB, c *cluster, name string) {
 	t.Helper()
 	_, err := c.client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
