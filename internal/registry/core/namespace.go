@@ -92,17 +92,14 @@ func validateFinalizerNames(fs []corev1.FinalizerName, p *field.Path) field.Erro
 }
 
 func validateFinalizerName(f string, p *field.Path) field.ErrorList {
-	errs := validateQualifiedName(f, p)
-	if len(errs) > 0 {
+	errs := apivalidation.ValidateFinalizerName(f, p)
+	if f == string(corev1.FinalizerKubernetes) || f == metav1.FinalizerOrphanDependents || f == metav1.FinalizerDeleteDependents {
 		return errs
 	}
-	if f == string(corev1.FinalizerKubernetes) || f == metav1.FinalizerOrphanDependents || f == metav1.FinalizerDeleteDependents {
-		return nil
-	}
 	if !containsSlash(f) {
-		return field.ErrorList{field.Invalid(p, f, "name is neither a standard finalizer name nor is it fully qualified")}
+		errs = append(errs, field.Invalid(p, f, "name is neither a standard finalizer name nor is it fully qualified"))
 	}
-	return nil
+	return errs
 }
 
 func containsSlash(s string) bool {

@@ -532,12 +532,18 @@ func validateDownwardAPIFile(f corev1.DownwardAPIVolumeFile, p *field.Path) fiel
 		errs = append(errs, field.Required(p.Child("path"), ""))
 	}
 	errs = append(errs, validateLocalNonReservedPath(f.Path, p.Child("path"))...)
-	errs = append(errs, validateFileMode(f.Mode, p.Child("mode"))...)
-	if f.FieldRef != nil && f.ResourceFieldRef != nil {
-		errs = append(errs, field.Invalid(p, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
-	} else if f.FieldRef == nil && f.ResourceFieldRef == nil {
+	switch {
+	case f.FieldRef != nil:
+		errs = append(errs, validateObjectFieldSelector(f.FieldRef, volumeFieldPaths(), p.Child("fieldRef"))...)
+		if f.ResourceFieldRef != nil {
+			errs = append(errs, field.Invalid(p, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
+		}
+	case f.ResourceFieldRef != nil:
+		errs = append(errs, validateResourceFieldSelector(f.ResourceFieldRef, true, p.Child("resourceFieldRef"))...)
+	default:
 		errs = append(errs, field.Required(p, "one of fieldRef and resourceFieldRef is required"))
 	}
+	errs = append(errs, validateFileMode(f.Mode, p.Child("mode"))...)
 	return errs
 }
 
@@ -871,13 +877,11 @@ func validateEnvVarValueFrom(ev corev1.EnvVar, p *field.Path) field.ErrorList {
 	vf := ev.ValueFrom
 	if vf.FieldRef != nil {
 		n++
-		errs = append(errs, validateObjectFieldSelector(vf.FieldRef, p.Child("fieldRef"))...)
+		errs = append(errs, validateObjectFieldSelector(vf.FieldRef, envFieldPaths(), p.Child("fieldRef"))...)
 	}
 	if vf.ResourceFieldRef != nil {
 		n++
-		if vf.ResourceFieldRef.Resource == "" {
-			errs = append(errs, field.Required(p.Child("resourceFieldRef").Child("resource"), ""))
-		}
+		errs = append(errs, validateResourceFieldSelector(vf.ResourceFieldRef, false, p.Child("resourceFieldRef"))...)
 	}
 	if vf.ConfigMapKeyRef != nil {
 		n++
@@ -912,13 +916,105 @@ func validateKeyRef(name, key string, p *field.Path) field.ErrorList {
 	return errs
 }
 
-func validateObjectFieldSelector(fs *corev1.ObjectFieldSelector, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
+// Field paths the downward API serves to env vars and to volume files.
+func envFieldPaths() []string {
+	return []string{"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
+		"status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"}
+}
+
+func volumeFieldPaths() []string {
+	return []string{"metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"}
+}
+
+// downwardAPIConvertible lists the pod fields upstream's v1 field-label conversion knows.
+func downwardAPIConvertible(path string) bool {
+	switch path {
+	case "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid",
+		"spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
+		"status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs":
+		return true
+	}
+	return false
+}
+
+// splitSubscript splits "metadata.labels['x']" into "metadata.labels" and "x".
+func splitSubscript(fieldPath string) (string, string, bool) {
+	if !strings.HasSuffix(fieldPath, "']") {
+		return fieldPath, "", false
+	}
+	i := strings.Index(fieldPath, "['")
+	if i < 0 {
+		return fieldPath, "", false
+	}
+	return fieldPath[:i], fieldPath[i+2 : len(fieldPath)-2], true
+}
+
+func validateObjectFieldSelector(fs *corev1.ObjectFieldSelector, allowed []string, p *field.Path) field.ErrorList {
 	if fs.APIVersion == "" {
-		errs = append(errs, field.Required(p.Child("apiVersion"), ""))
+		return field.ErrorList{field.Required(p.Child("apiVersion"), "")}
 	}
 	if fs.FieldPath == "" {
-		errs = append(errs, field.Required(p.Child("fieldPath"), ""))
+		return field.ErrorList{field.Required(p.Child("fieldPath"), "")}
+	}
+	path, subscript, ok := splitSubscript(fs.FieldPath)
+	if fs.APIVersion != "v1" {
+		return field.ErrorList{field.Invalid(p.Child("fieldPath"), fs.FieldPath, fmt.Sprintf("error converting fieldPath: unsupported pod version: %s", fs.APIVersion))}
+	}
+	if ok {
+		switch path {
+		case "metadata.annotations":
+			return validateQualifiedName(strings.ToLower(subscript), p)
+		case "metadata.labels":
+			return validateQualifiedName(subscript, p)
+		}
+		return field.ErrorList{field.Invalid(p.Child("fieldPath"), fs.FieldPath, fmt.Sprintf("error converting fieldPath: field label not supported: %s", path))}
+	}
+	if !downwardAPIConvertible(path) {
+		return field.ErrorList{field.Invalid(p.Child("fieldPath"), fs.FieldPath, fmt.Sprintf("error converting fieldPath: field label not supported: %s", path))}
+	}
+	for _, a := range allowed {
+		if a == path {
+			return nil
+		}
+	}
+	return field.ErrorList{field.NotSupported(p.Child("fieldPath"), path, allowed)}
+}
+
+func validateResourceFieldSelector(fs *corev1.ResourceFieldSelector, volume bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	allowed := []string{"limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu", "requests.ephemeral-storage", "requests.memory"}
+	if volume && fs.ContainerName == "" {
+		errs = append(errs, field.Required(p.Child("containerName"), ""))
+	} else if fs.Resource == "" {
+		errs = append(errs, field.Required(p.Child("resource"), ""))
+	} else {
+		ok := strings.HasPrefix(fs.Resource, "requests.hugepages-") || strings.HasPrefix(fs.Resource, "limits.hugepages-")
+		for _, a := range allowed {
+			ok = ok || a == fs.Resource
+		}
+		if !ok {
+			errs = append(errs, field.NotSupported(p.Child("resource"), fs.Resource, allowed))
+		}
+	}
+	if fs.Divisor.IsZero() {
+		return errs
+	}
+	d := fs.Divisor.String()
+	memLike := map[string]bool{"1": true, "1k": true, "1M": true, "1G": true, "1T": true, "1P": true, "1E": true,
+		"1Ki": true, "1Mi": true, "1Gi": true, "1Ti": true, "1Pi": true, "1Ei": true}
+	switch fs.Resource {
+	case "limits.cpu", "requests.cpu":
+		if d != "1m" && d != "1" {
+			errs = append(errs, field.Invalid(p.Child("divisor"), fs.Resource, "only divisor's values 1m and 1 are supported with the cpu resource"))
+		}
+	case "limits.memory", "requests.memory":
+		if !memLike[d] {
+			errs = append(errs, field.Invalid(p.Child("divisor"), fs.Resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource"))
+		}
+	case "limits.ephemeral-storage", "requests.ephemeral-storage":
+		if !memLike[d] {
+			errs = append(errs, field.Invalid(p.Child("divisor"), fs.Resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the local ephemeral storage resource"))
+		}
 	}
 	return errs
 }
@@ -938,7 +1034,9 @@ func validateEnvFrom(vars []corev1.EnvFromSource, fldPath *field.Path) field.Err
 			if ev.ConfigMapRef.Name == "" {
 				errs = append(errs, field.Required(p.Child("configMapRef").Child("name"), ""))
 			} else {
-				errs = append(errs, validateDNS1123Subdomain(ev.ConfigMapRef.Name, p.Child("configMapRef").Child("name"))...)
+				for _, msg := range apivalidation.NameIsDNSSubdomain(ev.ConfigMapRef.Name, true) {
+					errs = append(errs, field.Invalid(p.Child("configMapRef").Child("name"), ev.ConfigMapRef.Name, msg))
+				}
 			}
 		}
 		if ev.SecretRef != nil {
@@ -946,13 +1044,16 @@ func validateEnvFrom(vars []corev1.EnvFromSource, fldPath *field.Path) field.Err
 			if ev.SecretRef.Name == "" {
 				errs = append(errs, field.Required(p.Child("secretRef").Child("name"), ""))
 			} else {
-				errs = append(errs, validateDNS1123Subdomain(ev.SecretRef.Name, p.Child("secretRef").Child("name"))...)
+				for _, msg := range apivalidation.NameIsDNSSubdomain(ev.SecretRef.Name, true) {
+					errs = append(errs, field.Invalid(p.Child("secretRef").Child("name"), ev.SecretRef.Name, msg))
+				}
 			}
 		}
+		// Upstream reports these on the list's path.
 		if n == 0 {
-			errs = append(errs, field.Invalid(p, "", "must specify one of: `configMapRef` or `secretRef`"))
+			errs = append(errs, field.Invalid(fldPath, "", "must specify one of: `configMapRef` or `secretRef`"))
 		} else if n > 1 {
-			errs = append(errs, field.Invalid(p, "", "may not have more than one field specified at a time"))
+			errs = append(errs, field.Invalid(fldPath, "", "may not have more than one field specified at a time"))
 		}
 	}
 	return errs
