@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 
@@ -95,20 +94,7 @@ func rejectRules(counter string) []nftx.Rule {
 }
 
 func (f *Fence) conn() (*nftables.Conn, func(), error) {
-	if f.nsPath == "" {
-		c, err := nftables.New()
-		return c, func() {}, err
-	}
-	fd, err := os.Open(f.nsPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open netns: %w", err)
-	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd.Fd())))
-	if err != nil {
-		fd.Close()
-		return nil, nil, err
-	}
-	return c, func() { fd.Close() }, nil
+	return nftx.Conn(f.nsPath)
 }
 
 func (f *Fence) table() *nftables.Table {

@@ -203,7 +203,7 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 }
 
 func sameRules(a, b []nftx.Rule) bool {
-	return slices.EqualFunc(a, b, func(x, y nftx.Rule) bool { return x.String() == y.String() })
+	return slices.EqualFunc(a, b, nftx.Equal)
 }
 
 // mapDiff returns the keys to delete and to add to go from old to new.

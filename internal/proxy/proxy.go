@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+
+	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
 	"github.com/vishvananda/netns"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -90,20 +92,7 @@ func New(cfg Config) (*Proxy, error) {
 }
 
 func (p *Proxy) conn() (*nftables.Conn, func(), error) {
-	if p.cfg.NetNSPath == "" {
-		c, err := nftables.New()
-		return c, func() {}, err
-	}
-	fd, err := os.Open(p.cfg.NetNSPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open netns: %w", err)
-	}
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd.Fd())))
-	if err != nil {
-		fd.Close()
-		return nil, nil, err
-	}
-	return c, func() { fd.Close() }, nil
+	return nftx.Conn(p.cfg.NetNSPath)
 }
 
 // Syncs returns how many syncs have written the kernel (for tests and

@@ -14,12 +14,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -556,3 +559,73 @@ type Drop struct{}
 // Exprs implements Stmt.
 func (Drop) Exprs(*Builder) []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
 func (Drop) String() string            { return "drop" }
+
+// BufferSize is the socket buffer Conn asks for: a large table is written
+// in one netlink transaction, one sendmsg of every message, which must fit
+// in the send buffer (nft(8) raises it the same way).
+const BufferSize = 64 << 20
+
+// Conn opens an nftables connection to the network namespace at nsPath
+// (the current one when empty) with buffers large enough for big
+// transactions. The returned function releases the namespace handle.
+func Conn(nsPath string) (*nftables.Conn, func(), error) {
+	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		err = rc.Control(func(fd uintptr) {
+			// The FORCE variants pass net.core.[rw]mem_max for root; fall
+			// back to the capped ones otherwise.
+			for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
+				if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], BufferSize); e != nil {
+					if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], BufferSize); e != nil && serr == nil {
+						serr = e
+					}
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	})}
+	release := func() {}
+	if nsPath != "" {
+		fd, err := os.Open(nsPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open netns: %w", err)
+		}
+		opts = append(opts, nftables.WithNetNSFd(int(fd.Fd())))
+		release = func() { fd.Close() }
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return c, release, nil
+}
+
+// Equal reports whether two rules are the same statements. Every statement
+// type is a comparable struct except NumgenVmap, compared by its chains;
+// new statement types must stay comparable.
+func Equal(a, b Rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if x, ok := a[i].(NumgenVmap); ok {
+			y, ok := b[i].(NumgenVmap)
+			if !ok || !slices.Equal(x.Chains, y.Chains) {
+				return false
+			}
+			continue
+		}
+		if _, ok := b[i].(NumgenVmap); ok || a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
