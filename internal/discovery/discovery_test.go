@@ -276,6 +276,20 @@ func TestAggregatedHTTP(t *testing.T) {
 	if r := get("/apis", accept, etag); r.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match: status %d, want 304", r.StatusCode)
 	}
+	pb := get("/apis", "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", "")
+	if ct := pb.Header.Get("Content-Type"); ct != "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" {
+		t.Errorf("protobuf Content-Type %q", ct)
+	}
+	pbBody, err := io.ReadAll(pb.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	scheme.AddKnownTypes(apidiscoveryv2.SchemeGroupVersion, &apidiscoveryv2.APIGroupDiscoveryList{})
+	obj, _, err := protobuf.NewSerializer(scheme, scheme).Decode(pbBody, nil, nil)
+	if got, ok := obj.(*apidiscoveryv2.APIGroupDiscoveryList); err != nil || !ok || !reflect.DeepEqual(got.Items, list.Items) {
+		t.Errorf("protobuf aggregated list decodes to %v (%v), want the JSON one", obj, err)
+	}
 	if r := get("/api", clientdiscovery.AcceptV2Beta1+","+clientdiscovery.AcceptV1, ""); r.Header.Get("Content-Type") !=
 		"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList" {
 		t.Errorf("v2beta1 Content-Type %q", r.Header.Get("Content-Type"))
