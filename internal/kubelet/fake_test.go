@@ -318,3 +318,15 @@ func (f *fakeRuntime) addForeign() {
 	f.containers["foreign-c"] = &fakeContainer{sandbox: "foreign-sb", cfg: &runtimeapi.ContainerConfig{Metadata: md, Labels: labels},
 		status: &runtimeapi.ContainerStatus{Id: "foreign-c", Metadata: md, State: runtimeapi.ContainerState_CONTAINER_RUNNING, Labels: labels}}
 }
+
+func (f *fakeRuntime) Exec(context.Context, *runtimeapi.ExecRequest) (string, error) {
+	return "", status.Error(codes.Unimplemented, "fake")
+}
+
+func (f *fakeRuntime) Attach(context.Context, *runtimeapi.AttachRequest) (string, error) {
+	return "", status.Error(codes.Unimplemented, "fake")
+}
+
+func (f *fakeRuntime) PortForward(context.Context, *runtimeapi.PortForwardRequest) (string, error) {
+	return "", status.Error(codes.Unimplemented, "fake")
+}

@@ -2,7 +2,11 @@ package kubelet
 
 import (
 	"context"
+	"net/http/httptest"
+	"net/url"
+
 	"fmt"
+	"github.com/gorilla/websocket"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -149,6 +153,9 @@ func TestRealPodLifecycle(t *testing.T) {
 				Ports:          []v1.ContainerPort{{ContainerPort: 8080}},
 				ReadinessProbe: &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: "/healthz", Port: intOrStr(8080)}}, PeriodSeconds: 1},
 				VolumeMounts:   []v1.VolumeMount{{Name: "shared", MountPath: "/shared"}},
+			}, {
+				Name: "side", Image: images.Busybox,
+				Command: []string{"sh", "-c", "echo side says hi; echo line two; trap 'exit 0' TERM; sleep 3600 & wait"},
 			}},
 		},
 	}
@@ -170,12 +177,33 @@ func TestRealPodLifecycle(t *testing.T) {
 	}
 	// The init container wrote into the shared emptyDir.
 	cs := p.Status.ContainerStatuses[0]
+	if cs.Name != "web" {
+		cs = p.Status.ContainerStatuses[1]
+	}
 	if cs.ImageID == "" || cs.Image != images.HelloV1 {
 		t.Errorf("image %q imageID %q", cs.Image, cs.ImageID)
 	}
 	note, err := os.ReadFile(filepath.Join(kl.volumesDir(pod.UID), "shared", "note"))
 	if err != nil || string(note) != "prepared\n" {
 		t.Errorf("emptyDir note %q, %v", note, err)
+	}
+
+	// The kubelet's HTTP API: logs and exec (SPDY, proxied to containerd).
+	srv := httptest.NewServer(kl.Handler())
+	defer srv.Close()
+	logs, err := httpGetBody(srv.URL + "/containerLogs/default/hello/side")
+	if err != nil || logs != "side says hi\nline two\n" {
+		t.Errorf("logs: %q, %v", logs, err)
+	}
+	logs, err = httpGetBody(srv.URL + "/containerLogs/default/hello/side?tailLines=1&timestamps=true")
+	if f := strings.SplitN(logs, " ", 2); err != nil || len(f) != 2 || f[1] != "line two\n" {
+		t.Errorf("tail with timestamps: %q, %v", logs, err)
+	} else if _, err := time.Parse(time.RFC3339Nano, f[0]); err != nil {
+		t.Errorf("timestamp %q: %v", f[0], err)
+	}
+	out, err := wsExec(srv.URL + "/exec/default/hello/side?command=cat&command=/etc/hostname&output=1&error=1")
+	if err != nil || out != "hello\n" {
+		t.Errorf("exec output %q, %v", out, err)
 	}
 
 	// Graceful delete: the kubelet stops everything and deletes the object.
@@ -196,5 +224,47 @@ func TestRealPodLifecycle(t *testing.T) {
 	})
 	if _, err := os.Stat(kl.podDir(pod.UID)); !os.IsNotExist(err) {
 		t.Errorf("pod dir left behind: %v", err)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// wsExec runs an exec session over the channel.k8s.io WebSocket protocol
+// (each binary message: one byte stream id, then data) and returns stdout.
+func wsExec(httpURL string) (string, error) {
+	u := "ws" + strings.TrimPrefix(httpURL, "http")
+	d := websocket.Dialer{Subprotocols: []string{"v4.channel.k8s.io", "channel.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+	conn, resp, err := d.Dial(u, nil)
+	if err != nil {
+		if resp != nil {
+			b, _ := io.ReadAll(resp.Body)
+			return "", fmt.Errorf("%w: %s %s", err, resp.Status, b)
+		}
+		return "", err
+	}
+	defer conn.Close()
+	var stdout strings.Builder
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			if websocket.IsCloseError(err, websocket.CloseNormalClosure) || strings.Contains(err.Error(), "EOF") {
+				return stdout.String(), nil
+			}
+			return stdout.String(), err
+		}
+		if len(msg) > 0 && msg[0] == 1 {
+			stdout.Write(msg[1:])
+		}
+		if len(msg) > 1 && msg[0] == 3 && !strings.Contains(string(msg[1:]), "Success") {
+			return stdout.String(), fmt.Errorf("exec error: %s", msg[1:])
+		}
 	}
 }

@@ -30,6 +30,11 @@ type Runtime interface {
 	// ImageStatus returns nil (and no error) when the image is absent.
 	ImageStatus(ctx context.Context, image string) (*runtimeapi.Image, error)
 	PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error)
+	// Exec, Attach and PortForward return the URL of the runtime's
+	// streaming server that serves the session.
+	Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error)
+	Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error)
+	PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error)
 }
 
 // CRIRuntime talks CRI v1 to a runtime over its unix socket.
@@ -177,4 +182,28 @@ func (r *CRIRuntime) PullImage(ctx context.Context, image string, sandboxCfg *ru
 		return "", fmt.Errorf("pull image %s: %w", image, err)
 	}
 	return resp.ImageRef, nil
+}
+
+func (r *CRIRuntime) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	resp, err := r.rs.Exec(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("exec: %w", err)
+	}
+	return resp.Url, nil
+}
+
+func (r *CRIRuntime) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error) {
+	resp, err := r.rs.Attach(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("attach: %w", err)
+	}
+	return resp.Url, nil
+}
+
+func (r *CRIRuntime) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
+	resp, err := r.rs.PortForward(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("port forward: %w", err)
+	}
+	return resp.Url, nil
 }
