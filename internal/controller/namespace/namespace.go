@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,9 +70,9 @@ func New(cfg Config) (*Controller, error) {
 	}
 	if cfg.Resources == nil {
 		d := cfg.Client.Discovery()
-		cfg.Resources = func() ([]*metav1.APIResourceList, error) {
+		cfg.Resources = cachedFor(10*time.Second, cfg.Clock, func() ([]*metav1.APIResourceList, error) {
 			return discovery.ServerPreferredNamespacedResources(d)
-		}
+		})
 	}
 	inf := cfg.Informers.Core().V1().Namespaces()
 	c := &Controller{
@@ -354,4 +355,27 @@ func (c *Controller) setConditions(ctx context.Context, ns *corev1.Namespace, co
 	}
 	*ns = *updated
 	return nil
+}
+
+// cachedFor remembers fetch's successful answer for ttl, so a namespace
+// being retried does not rediscover the whole API each time.
+func cachedFor(ttl time.Duration, clk clock.PassiveClock, fetch func() ([]*metav1.APIResourceList, error)) func() ([]*metav1.APIResourceList, error) {
+	var (
+		mu    sync.Mutex
+		at    time.Time
+		lists []*metav1.APIResourceList
+	)
+	return func() ([]*metav1.APIResourceList, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if lists != nil && clk.Since(at) < ttl {
+			return lists, nil
+		}
+		l, err := fetch()
+		if err != nil {
+			return l, err
+		}
+		lists, at = l, clk.Now()
+		return lists, nil
+	}
 }
