@@ -254,3 +254,57 @@ func (n *NS) addPod(subnet netip.Prefix, podIP netip.Addr) (*NS, error) {
 	}
 	return pod, nil
 }
+
+// AddOutside creates a namespace standing for a machine outside the cluster
+// on a link of its own to the node: the node end holds gw, the outside end
+// addr (both in subnet), and the outside's default route points at gw. It
+// is removed when the test ends.
+func (n *NS) AddOutside(t testing.TB, subnet netip.Prefix, gw, addr netip.Addr) *NS {
+	t.Helper()
+	out, err := n.addOutside(subnet, gw, addr)
+	if err != nil {
+		t.Fatalf("netharness: outside %s: %v", addr, err)
+	}
+	t.Cleanup(func() {
+		if err := out.Close(); err != nil {
+			t.Errorf("netharness: %v", err)
+		}
+	})
+	return out
+}
+
+func (n *NS) addOutside(subnet netip.Prefix, gw, addr netip.Addr) (*NS, error) {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	suffix := hex.EncodeToString(b)
+	out := &NS{Name: n.Name + "-o" + suffix}
+	out.Path = filepath.Join("/run/netns", out.Name)
+	if err := run("ip", "netns", "add", out.Name); err != nil {
+		return nil, err
+	}
+	nodeEnd := "vo" + suffix
+	ipn := func(ns string, args ...string) []string { return append([]string{"-n", ns}, args...) }
+	steps := [][]string{
+		ipn(out.Name, "link", "set", "lo", "up"),
+		ipn(out.Name, "link", "add", "eth0", "type", "veth", "peer", "name", nodeEnd, "netns", n.Name),
+		ipn(out.Name, "addr", "add", netip.PrefixFrom(addr, subnet.Bits()).String(), "dev", "eth0"),
+		ipn(out.Name, "link", "set", "eth0", "up"),
+		ipn(out.Name, "route", "add", "default", "via", gw.String(), "dev", "eth0"),
+		ipn(n.Name, "addr", "add", netip.PrefixFrom(gw, subnet.Bits()).String(), "dev", nodeEnd),
+		ipn(n.Name, "link", "set", nodeEnd, "up"),
+	}
+	for _, s := range steps {
+		if err := run("ip", s...); err != nil {
+			return nil, errors.Join(err, out.Close())
+		}
+	}
+	err := n.Do(func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("ip_forward: %w", err), out.Close())
+	}
+	return out, nil
+}

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/bosun-k8s/bosun/internal/fence"
+	"github.com/bosun-k8s/bosun/internal/netharness"
+)
+
+// serveWho answers every connection with "name from <client IP>".
+func serveWho(t *testing.T, ns *netharness.NS, addr, name string) {
+	t.Helper()
+	var ln net.Listener
+	if err := ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			fmt.Fprintf(c, "%s from %s", name, host)
+			c.Close()
+		}
+	}()
+}
+
+// TestExternalTraffic sends traffic from a machine outside the cluster: a
+// node port with the Cluster policy reaches every endpoint, masqueraded; a
+// load-balancer IP and a node port with the Local policy reach only this
+// node's endpoint, with the client's address preserved.
+func TestExternalTraffic(t *testing.T) {
+	node := netharness.New(t)
+	subnet := netip.MustParsePrefix("10.42.0.0/24")
+	local := node.AddPod(t, subnet, netip.MustParseAddr("10.42.0.5"))
+	remote := node.AddPod(t, subnet, netip.MustParseAddr("10.42.0.6")) // listed as on node-b
+	outside := node.AddOutside(t, netip.MustParsePrefix("198.51.100.0/24"), netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"))
+	serveWho(t, local, "10.42.0.5:8080", "local")
+	serveWho(t, remote, "10.42.0.6:8080", "remote")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, err := fence.New(fence.Config{ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: node.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetNodeSubnets([]netip.Prefix{subnet}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Install(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Remove()
+
+	eps := func() []epSpec {
+		return []epSpec{
+			{ip: "10.42.0.5", ready: true, serving: true, node: "node-a"},
+			{ip: "10.42.0.6", ready: true, serving: true, node: "node-b"},
+		}
+	}
+	cluster := svc("np", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		s.Spec.Ports[0].NodePort = 30090
+	})
+	localNP := svc("lnp", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.31", []string{"10.43.0.31"}
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		s.Spec.Ports[0].NodePort = 30091
+	})
+	lb := svc("lb", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.32", []string{"10.43.0.32"}
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		s.Spec.Ports[0].NodePort = 30092
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+	})
+	kc := fake.NewClientset(cluster, localNP, lb,
+		slice("np", 8080, eps()...), slice("lnp", 8080, eps()...), slice("lb", 8080, eps()...))
+	p, err := New(Config{Logger: testLogger(t), Client: kc, NodeName: "node-a", NodeIPs: []netip.Addr{netharness.NodeIP}, ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: node.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	for _, c := range []struct {
+		addr string
+		want []string
+	}{
+		{"192.0.2.1:30090", []string{"local from 10.42.0.1", "remote from 10.42.0.1"}},
+		{"192.0.2.1:30091", []string{"local from 198.51.100.2"}},
+		{"203.0.113.10:80", []string{"local from 198.51.100.2"}},
+	} {
+		eventually(t, "from outside to "+c.addr, func() error {
+			got, err := seen(outside, c.addr, 30)
+			if err != nil {
+				return err
+			}
+			return wantExactly(got, c.want...)
+		})
+	}
+	// From a pod, the Local policy does not apply: both endpoints.
+	eventually(t, "from a pod to the local-policy node port", func() error {
+		got, err := seen(local, "192.0.2.1:30091", 30)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for k := range got {
+			names = append(names, strings.Fields(k)[0])
+		}
+		if len(names) != 2 {
+			return fmt.Errorf("answers %v", got)
+		}
+		return nil
+	})
+}
