@@ -336,8 +336,13 @@ func (s *Server) writeTable(buf bodyWriter, k *registry.Kind, entries []*storage
 	buf.WriteString("]}")
 }
 
-// tableColumns returns NAME followed by the kind's columns (or AGE).
+// tableColumns returns the kind's columns with NAME first, unless the kind places a column of
+// format "name" itself (events show NAME last, with -o wide), or NAME and AGE for kinds
+// without columns.
 func tableColumns(k *registry.Kind) []metav1.TableColumnDefinition {
+	if namePosition(k) >= 0 {
+		return k.Columns
+	}
 	name := metav1.TableColumnDefinition{Name: "Name", Type: "string", Format: "name",
 		Description: "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"}
 	cols := []metav1.TableColumnDefinition{name}
@@ -347,19 +352,52 @@ func tableColumns(k *registry.Kind) []metav1.TableColumnDefinition {
 	return append(cols, k.Columns...)
 }
 
-// writeCells writes the JSON array of a row's cells, rendering Since cells against now.
+// namePosition is the index of the kind's own "name" column, or -1 when NAME comes first.
+func namePosition(k *registry.Kind) int {
+	if k.Row == nil {
+		return -1
+	}
+	for i, c := range k.Columns {
+		if c.Format == "name" {
+			return i
+		}
+	}
+	return -1
+}
+
+// writeCells writes the JSON array of a row's cells with the object's name in its column,
+// rendering Since cells against now.
 func writeCells(buf bodyWriter, name string, created time.Time, cells []interface{}, k *registry.Kind, now time.Time) {
 	buf.WriteByte('[')
 	nb, _ := json.Marshal(name)
-	buf.Write(nb)
 	if k.Columns == nil || k.Row == nil {
+		buf.Write(nb)
 		buf.WriteByte(',')
 		writeCell(buf, registry.Since(created), now)
-	} else {
-		for _, c := range cells {
-			buf.WriteByte(',')
-			writeCell(buf, c, now)
+		buf.WriteByte(']')
+		return
+	}
+	pos := namePosition(k)
+	if pos < 0 {
+		buf.Write(nb)
+	}
+	n := 0 // cells written
+	for i := 0; i <= len(cells); i++ {
+		if i == pos {
+			if n > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(nb)
+			n++
 		}
+		if i == len(cells) {
+			break
+		}
+		if n > 0 || pos < 0 {
+			buf.WriteByte(',')
+		}
+		writeCell(buf, cells[i], now)
+		n++
 	}
 	buf.WriteByte(']')
 }

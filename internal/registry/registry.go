@@ -79,10 +79,11 @@ type Kind struct {
 	// false deletes at once. nil: every delete is immediate (unless finalizers hold it).
 	GracefulDelete func(obj runtime.Object, requested *int64) (grace int64, graceful bool)
 
-	// Columns are the Table columns after NAME (NAME is always first and added by the server).
-	// Columns with Priority 1 are shown only by `kubectl get -o wide`. nil: just AGE.
+	// Columns are the Table columns after NAME, which the server adds first — unless the kind
+	// lists a column of Format "name" itself, where the server then puts the name (events show
+	// it last). Columns with Priority 1 are shown only by `kubectl get -o wide`. nil: just AGE.
 	Columns []metav1.TableColumnDefinition
-	// Row returns one cell per entry in Columns (not NAME). Cells are string, int64, int32,
+	// Row returns one cell per entry in Columns other than the name column. Cells are string, int64, int32,
 	// bool, float64, or Since (rendered at request time as an age like "5m").
 	Row func(obj runtime.Object) []interface{}
 	// Fields returns the selectable fields beyond metadata.name and metadata.namespace, which
