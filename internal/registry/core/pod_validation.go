@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -301,11 +302,10 @@ func validatePodSecurityContext(spec *corev1.PodSpec, specPath *field.Path) fiel
 			errs = append(errs, field.Invalid(p.Child("supplementalGroups").Index(g), gid, msg))
 		}
 	}
-	for i, s := range sc.Sysctls {
-		if s.Name == "" {
-			errs = append(errs, field.Required(p.Child("sysctls").Index(i).Child("name"), ""))
-		}
+	if spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace && spec.HostPID {
+		errs = append(errs, field.Invalid(p.Child("shareProcessNamespace"), *spec.ShareProcessNamespace, "ShareProcessNamespace and HostPID cannot both be enabled"))
 	}
+	errs = append(errs, validateSysctls(spec, p.Child("sysctls"))...)
 	if sc.FSGroupChangePolicy != nil {
 		switch *sc.FSGroupChangePolicy {
 		case corev1.FSGroupChangeAlways, corev1.FSGroupChangeOnRootMismatch:
@@ -1561,6 +1561,40 @@ func validateTopologySpreadConstraints(cs []corev1.TopologySpreadConstraint, fld
 		if c.MinDomains != nil && *c.MinDomains <= 0 {
 			errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains, "must be greater than 0"))
 		}
+	}
+	return errs
+}
+
+// validateSysctls checks sysctl names (at most 253 characters of dot- or slash-separated
+// segments), duplicates, and namespaced sysctls on pods sharing the host's namespaces.
+func validateSysctls(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
+	if len(spec.SecurityContext.Sysctls) == 0 {
+		return nil
+	}
+	const segment = "[a-z0-9]([-_a-z0-9]*[a-z0-9])?"
+	re := regexp.MustCompile("^(" + segment + "[\\./])*" + segment + "$")
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, s := range spec.SecurityContext.Sysctls {
+		p := fldPath.Index(i).Child("name")
+		switch {
+		case s.Name == "":
+			errs = append(errs, field.Required(p, ""))
+		case len(s.Name) > 253 || !re.MatchString(s.Name):
+			errs = append(errs, field.Invalid(p, s.Name, fmt.Sprintf("must have at most %d characters and match regex %s", 253, re)))
+		case seen.Has(s.Name):
+			errs = append(errs, field.Duplicate(p, s.Name))
+		}
+		name := strings.ReplaceAll(s.Name, "/", ".")
+		ipc := strings.HasPrefix(name, "kernel.shm") || strings.HasPrefix(name, "kernel.msg") ||
+			name == "kernel.sem" || strings.HasPrefix(name, "fs.mqueue.")
+		switch {
+		case spec.HostNetwork && strings.HasPrefix(name, "net."):
+			errs = append(errs, field.Invalid(p, s.Name, "may not be specified when 'hostNetwork' is true"))
+		case spec.HostIPC && ipc:
+			errs = append(errs, field.Invalid(p, s.Name, "may not be specified when 'hostIPC' is true"))
+		}
+		seen.Insert(s.Name)
 	}
 	return errs
 }
