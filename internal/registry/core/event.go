@@ -45,6 +45,7 @@ func eventKind() *registry.Kind {
 			{Name: "Message", Type: "string", Description: "A human-readable description of the status of this operation."},
 			{Name: "First Seen", Type: "string", Priority: 1, Description: "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"},
 			{Name: "Count", Type: "string", Priority: 1, Description: "The number of times this event has occurred."},
+			{Name: "Name", Type: "string", Format: "name", Priority: 1, Description: "Name must be unique within a namespace."},
 		},
 		Row:    func(obj runtime.Object) []interface{} { return eventRow(obj.(*corev1.Event)) },
 		Fields: func(obj runtime.Object) fields.Set { return eventFields(obj.(*corev1.Event)) },
