@@ -131,7 +131,6 @@ type groupInfo struct {
 func (d *Discovery) build(reg *registry.Registry) {
 	kinds := reg.Kinds()
 	groups := map[string]*groupInfo{}
-	served := map[schema.GroupVersionResource]*registry.Kind{}
 	for _, k := range kinds {
 		gv := k.GVK.GroupVersion()
 		g := groups[gv.Group]
@@ -143,7 +142,6 @@ func (d *Discovery) build(reg *registry.Registry) {
 			g.versions = append(g.versions, gv.Version)
 			g.resources[gv.Version] = nil
 		}
-		served[gv.WithResource(k.Resource)] = k
 	}
 
 	for _, k := range kinds {
@@ -162,7 +160,6 @@ func (d *Discovery) build(reg *registry.Registry) {
 			Verbs:              verbs,
 			ShortNames:         k.ShortNames,
 			Categories:         k.Categories,
-			StorageVersionHash: storageVersionHash(k),
 		}
 		rs := append(g.resources[gv.Version], main)
 		sub := func(name string, kind schema.GroupVersionKind, verbs []string) metav1.APIResource {
@@ -199,6 +196,7 @@ func (d *Discovery) build(reg *registry.Registry) {
 			sort.SliceStable(rs, func(i, j int) bool { return rs[i].Name < rs[j].Name })
 			g.resources[v] = rs
 		}
+		setStorageVersionHashes(g)
 		ordered = append(ordered, g)
 	}
 	sort.Slice(ordered, func(i, j int) bool {
@@ -260,13 +258,36 @@ func gvPath(gv schema.GroupVersion) string {
 	return "/apis/" + gv.Group + "/" + gv.Version
 }
 
-// storageVersionHash is upstream's hash of the group/version/kind objects are stored as: the
-// kind's preferred version in its group (events.k8s.io events are stored as core events).
-func storageVersionHash(k *registry.Kind) string {
-	gvk := k.GVK
-	if gvk.Group == "events.k8s.io" && k.Resource == "events" {
-		gvk = schema.GroupVersionKind{Version: "v1", Kind: "Event"}
+// setStorageVersionHashes sets upstream's storageVersionHash on a group's resources: a hash of
+// the group/version/kind objects are stored as, which is the resource's kind at the most
+// preferred version serving it (events.k8s.io events are stored as core events).
+func setStorageVersionHashes(g *groupInfo) {
+	storedAs := map[string]schema.GroupVersionKind{}
+	for _, v := range g.versions { // most preferred first
+		for _, r := range g.resources[v] {
+			if _, ok := storedAs[r.Name]; !ok && !strings.Contains(r.Name, "/") {
+				storedAs[r.Name] = schema.GroupVersionKind{Group: g.name, Version: v, Kind: r.Kind}
+			}
+		}
 	}
+	for _, v := range g.versions {
+		rs := g.resources[v]
+		for i := range rs {
+			gvk, ok := storedAs[rs[i].Name]
+			if !ok {
+				continue
+			}
+			if g.name == "events.k8s.io" && rs[i].Name == "events" {
+				gvk = schema.GroupVersionKind{Version: "v1", Kind: "Event"}
+			}
+			rs[i].StorageVersionHash = storageVersionHash(gvk)
+		}
+	}
+}
+
+// storageVersionHash is upstream's hash: base64 of the first 8 bytes of the SHA-256 of
+// "group/version/kind".
+func storageVersionHash(gvk schema.GroupVersionKind) string {
 	sum := sha256.Sum256([]byte(gvk.Group + "/" + gvk.Version + "/" + gvk.Kind))
 	return base64.StdEncoding.EncodeToString(sum[:8])
 }

@@ -177,18 +177,37 @@ func TestClientGoDiscovery(t *testing.T) {
 	}
 }
 
-// TestStorageVersionHash checks the hash upstream publishes for core pods.
+// TestStorageVersionHash checks the hash upstream publishes for core pods, and that a
+// resource served at two versions has one hash, its preferred version's.
 func TestStorageVersionHash(t *testing.T) {
-	d := New(testRegistry())
-	rs, ok := d.ResourcesFor(schema.GroupVersion{Version: "v1"})
-	if !ok {
-		t.Fatal("core v1 not served")
+	kind := func(gvk schema.GroupVersionKind) *registry.Kind {
+		return &registry.Kind{GVK: gvk, Resource: "horizontalpodautoscalers", Namespaced: true}
 	}
-	for _, r := range rs {
-		// Value published by every upstream cluster for core/v1 pods.
-		if r.Name == "pods" && r.StorageVersionHash != "xPOwRZ+Yhw8=" {
-			t.Errorf("pods storageVersionHash = %q, want xPOwRZ+Yhw8=", r.StorageVersionHash)
+	reg := testRegistry()
+	reg.Add(kind(schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "HorizontalPodAutoscaler"}))
+	reg.Add(kind(schema.GroupVersionKind{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}))
+	d := New(reg)
+	hash := func(gv schema.GroupVersion, name string) string {
+		rs, ok := d.ResourcesFor(gv)
+		if !ok {
+			t.Fatalf("%v not served", gv)
 		}
+		for _, r := range rs {
+			if r.Name == name {
+				return r.StorageVersionHash
+			}
+		}
+		t.Fatalf("%v %s not served", gv, name)
+		return ""
+	}
+	// Value published by every upstream cluster for core/v1 pods.
+	if h := hash(schema.GroupVersion{Version: "v1"}, "pods"); h != "xPOwRZ+Yhw8=" {
+		t.Errorf("pods storageVersionHash = %q, want xPOwRZ+Yhw8=", h)
+	}
+	v1 := hash(schema.GroupVersion{Group: "autoscaling", Version: "v1"}, "horizontalpodautoscalers")
+	v2 := hash(schema.GroupVersion{Group: "autoscaling", Version: "v2"}, "horizontalpodautoscalers")
+	if v1 != v2 || v1 != storageVersionHash(schema.GroupVersionKind{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}) {
+		t.Errorf("hpa hashes v1 %q v2 %q, want both of autoscaling/v2", v1, v2)
 	}
 }
 
