@@ -153,13 +153,13 @@ func (d *Discovery) build(reg *registry.Registry) {
 		}
 		sort.Strings(verbs)
 		main := metav1.APIResource{
-			Name:               k.Resource,
-			SingularName:       k.Singular,
-			Namespaced:         k.Namespaced,
-			Kind:               k.GVK.Kind,
-			Verbs:              verbs,
-			ShortNames:         k.ShortNames,
-			Categories:         k.Categories,
+			Name:         k.Resource,
+			SingularName: k.Singular,
+			Namespaced:   k.Namespaced,
+			Kind:         k.GVK.Kind,
+			Verbs:        verbs,
+			ShortNames:   k.ShortNames,
+			Categories:   k.Categories,
 		}
 		rs := append(g.resources[gv.Version], main)
 		sub := func(name string, kind schema.GroupVersionKind, verbs []string) metav1.APIResource {
