@@ -217,3 +217,75 @@ func TestServerRestartKeepsObjects(t *testing.T) {
 		t.Errorf("kubeconfig mode: %v %v", st, err)
 	}
 }
+
+// TestEveryKind applies one object of every served kind, then checks `kubectl get` prints the
+// upstream columns and `kubectl describe` works for each.
+func TestEveryKind(t *testing.T) {
+	c := startCluster(t, "--disable-agent")
+	out := c.must("apply", "-f", "testdata/allkinds.yaml")
+	if n := strings.Count(out, "created"); n != 33 {
+		t.Errorf("apply created %d objects, want 33:\n%s", n, out)
+	}
+	headers := map[string]string{
+		"pods":                     `NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE`,
+		"services":                 `NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE`,
+		"endpoints":                `NAME\s+ENDPOINTS\s+AGE`,
+		"configmaps":               `NAME\s+DATA\s+AGE`,
+		"secrets":                  `NAME\s+TYPE\s+DATA\s+AGE`,
+		"serviceaccounts":          `NAME\s+SECRETS\s+AGE`,
+		"events":                   `LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE`,
+		"persistentvolumeclaims":   `NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+ACCESS MODES\s+STORAGECLASS`,
+		"resourcequotas":           `NAME\s+AGE\s+REQUEST\s+LIMIT`,
+		"limitranges":              `NAME\s+CREATED AT`,
+		"deployments":              `NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`,
+		"replicasets":              `NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE`,
+		"statefulsets":             `NAME\s+READY\s+AGE`,
+		"daemonsets":               `NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE`,
+		"jobs":                     `NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE`,
+		"cronjobs":                 `NAME\s+SCHEDULE\s+TIMEZONE\s+SUSPEND\s+ACTIVE\s+LAST SCHEDULE\s+AGE`,
+		"leases":                   `NAME\s+HOLDER\s+AGE`,
+		"endpointslices":           `NAME\s+ADDRESSTYPE\s+PORTS\s+ENDPOINTS\s+AGE`,
+		"ingresses":                `NAME\s+CLASS\s+HOSTS\s+ADDRESS\s+PORTS\s+AGE`,
+		"networkpolicies":          `NAME\s+POD-SELECTOR\s+AGE`,
+		"poddisruptionbudgets":     `NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE`,
+		"horizontalpodautoscalers": `NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\s+AGE`,
+		"roles":                    `NAME\s+CREATED AT`,
+		"rolebindings":             `NAME\s+ROLE\s+AGE`,
+	}
+	clusterHeaders := map[string]string{
+		"nodes":               `NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION`,
+		"persistentvolumes":   `NAME\s+CAPACITY\s+ACCESS MODES\s+RECLAIM POLICY\s+STATUS\s+CLAIM\s+STORAGECLASS`,
+		"namespaces":          `NAME\s+STATUS\s+AGE`,
+		"storageclasses":      `NAME\s+PROVISIONER\s+RECLAIMPOLICY\s+VOLUMEBINDINGMODE\s+ALLOWVOLUMEEXPANSION\s+AGE`,
+		"ingressclasses":      `NAME\s+CONTROLLER\s+PARAMETERS\s+AGE`,
+		"priorityclasses":     `NAME\s+VALUE\s+GLOBAL-DEFAULT\s+AGE`,
+		"clusterroles":        `NAME\s+CREATED AT`,
+		"clusterrolebindings": `NAME\s+ROLE\s+AGE`,
+	}
+	check := func(resource, header string, ns ...string) {
+		args := append([]string{"get", resource}, ns...)
+		out, err := c.kubectl(args...)
+		if err != nil {
+			t.Errorf("kubectl get %s: %v\n%s", resource, err, out)
+			return
+		}
+		if !regexp.MustCompile(`(?m)^` + header).MatchString(out) {
+			t.Errorf("kubectl get %s header:\n%s", resource, out)
+		}
+		names, err := c.kubectl(append([]string{"get", resource, "-o", "name"}, ns...)...)
+		if err != nil || strings.TrimSpace(names) == "" {
+			t.Errorf("kubectl get %s -o name: %v %q", resource, err, names)
+			return
+		}
+		first := strings.Fields(names)[0]
+		if out, err := c.kubectl(append([]string{"describe", first}, ns...)...); err != nil || !strings.Contains(out, "Name:") {
+			t.Errorf("kubectl describe %s: %v\n%s", first, err, out)
+		}
+	}
+	for r, h := range headers {
+		check(r, h, "-n", "kinds")
+	}
+	for r, h := range clusterHeaders {
+		check(r, h)
+	}
+}
