@@ -404,3 +404,14 @@ func TestNegotiate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServeAggregated measures answering kubectl's first discovery request.
+func BenchmarkServeAggregated(b *testing.B) {
+	d := New(testRegistry(), WithSubresources(StandardSubresources()...))
+	req := httptest.NewRequest(http.MethodGet, "/apis", nil)
+	req.Header.Set("Accept", clientdiscovery.AcceptV2+","+clientdiscovery.AcceptV2Beta1+","+clientdiscovery.AcceptV1)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
