@@ -605,27 +605,32 @@ func TestWatchBookmarks(t *testing.T) {
 }
 
 func TestSlowWatcherIsClosed(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s := newTestStore(t, func(c *Config) { c.WatcherQueue = 5 })
 	ch, err := s.configMaps.Watch(ctx, WatchOptions{ResourceVersion: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Nobody reads ch while 50 events happen; the store must carry on.
-	for i := 0; i < 50; i++ {
+	// Nobody reads ch while 200 events happen (more than the channel's buffer and the
+	// watcher's queue); the store must carry on and close the watch.
+	const n = 200
+	for i := 0; i < n; i++ {
 		mustCreate(t, s.configMaps, cm("ns", "cm"+strconv.Itoa(i)))
 	}
 	res, err := s.configMaps.List(ctx, ListOptions{})
-	if err != nil || len(res.Entries) != 50 {
+	if err != nil || len(res.Entries) != n {
 		t.Fatalf("list: %v, %d entries", err, len(res.Entries))
 	}
-	n := 0
+	got := 0
 	for range ch {
-		n++
+		got++
 	}
-	if n >= 50 {
-		t.Fatalf("slow watcher got all %d events, want it closed", n)
+	if ctx.Err() != nil {
+		t.Fatal("watch of a slow consumer was not closed")
+	}
+	if got >= n {
+		t.Fatalf("slow watcher got all %d events, want it closed", got)
 	}
 }
 

@@ -128,7 +128,7 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 			return nil, err
 		}
 		if !ok {
-			return errorWatch(ctx, tooLargeRV(rv, r.s.rev.Load())), nil
+			return errorWatch(tooLargeRV(rv, r.s.rev.Load())), nil
 		}
 	}
 
@@ -138,7 +138,9 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 		limit:     r.s.cfg.WatcherQueue,
 		notify:    make(chan struct{}, 1),
 	}
-	out := make(chan Event)
+	// A small buffer lets the consumer see that more events are ready (len(ch) > 0) and
+	// batch its writes and flushes.
+	out := make(chan Event, 64)
 
 	r.mu.Lock()
 	var (
@@ -155,7 +157,7 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 		if rv < r.floor {
 			floor := r.floor
 			r.mu.Unlock()
-			return errorWatch(ctx, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", rv, floor))), nil
+			return errorWatch(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", rv, floor))), nil
 		}
 		w.startRV = rv
 		replay = r.eventsAfterLocked(rv)
@@ -168,7 +170,7 @@ func (r *Resource) Watch(ctx context.Context, opts WatchOptions) (<-chan Event, 
 }
 
 // errorWatch is a watch that delivers one ERROR event and closes.
-func errorWatch(ctx context.Context, err error) <-chan Event {
+func errorWatch(err error) <-chan Event {
 	out := make(chan Event, 1)
 	out <- Event{Type: watch.Error, Status: err}
 	close(out)
