@@ -34,6 +34,11 @@ type Config struct {
 	// Upstreams are the resolvers ("host:port") for other names; nil
 	// reads /etc/resolv.conf.
 	Upstreams []string
+	// PacketConn and Listener, when both set, are served instead of
+	// binding Listen (sockets made elsewhere, e.g. in another network
+	// namespace). Run closes them.
+	PacketConn net.PacketConn
+	Listener   net.Listener
 	// Informers, when set, is shared with other components; Run starts it.
 	Informers informers.SharedInformerFactory
 	Logger    *slog.Logger
@@ -51,6 +56,8 @@ type Server struct {
 	synced    []cache.InformerSynced
 	client    *dns.Client
 
+	pc    net.PacketConn
+	ln    net.Listener
 	ready chan struct{}
 	mu    sync.Mutex
 	addr  string
@@ -112,6 +119,8 @@ func New(cfg Config) (*Server, error) {
 		slices:    sliceInf.GetIndexer(),
 		synced:    []cache.InformerSynced{svcInf.HasSynced, sliceInf.HasSynced},
 		client:    &dns.Client{Timeout: 5 * time.Second},
+		pc:        cfg.PacketConn,
+		ln:        cfg.Listener,
 		ready:     make(chan struct{}),
 	}, nil
 }
@@ -172,11 +181,20 @@ func (s *Server) Addr() string {
 func (s *Server) Run(ctx context.Context) error {
 	s.factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
+		if s.pc != nil {
+			s.pc.Close()
+		}
+		if s.ln != nil {
+			s.ln.Close()
+		}
 		return nil
 	}
-	pc, ln, err := listen(s.listen)
-	if err != nil {
-		return fmt.Errorf("dns: %w", err)
+	pc, ln := s.pc, s.ln
+	if pc == nil || ln == nil {
+		var err error
+		if pc, ln, err = listen(s.listen); err != nil {
+			return fmt.Errorf("dns: %w", err)
+		}
 	}
 	s.mu.Lock()
 	s.addr = pc.LocalAddr().String()
@@ -185,6 +203,7 @@ func (s *Server) Run(ctx context.Context) error {
 	udp := &dns.Server{PacketConn: pc, Handler: handler}
 	tcp := &dns.Server{Listener: ln, Handler: handler}
 	errc := make(chan error, 2)
+	var err error
 	var started sync.WaitGroup
 	started.Add(2)
 	udp.NotifyStartedFunc = started.Done
