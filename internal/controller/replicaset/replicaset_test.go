@@ -328,14 +328,3 @@ func TestExpectationsHoldBackSecondSync(t *testing.T) {
 		t.Fatal("expectations not satisfied after observing both creations")
 	}
 }
-
-func TestSlowStartBatches(t *testing.T) {
-	var calls int
-	n, err := controllerutil.SlowStartBatch(10, 1, func() error {
-		calls++
-		return nil
-	})
-	if err != nil || n != 10 || calls != 10 {
-		t.Fatalf("got %d successes, %d calls, err %v", n, calls, err)
-	}
-}
