@@ -626,3 +626,115 @@ func TestTables(t *testing.T) {
 }
 
 var _ kubernetes.Interface
+
+func TestGracefulDeleteAndPropagation(t *testing.T) {
+	s := testserver.Start(t)
+	c := ctx(t)
+	pods := s.Client.CoreV1().Pods("default")
+	// A pod on a node is deleted gracefully: it stays with a deletionTimestamp until its kubelet
+	// (here: the test) deletes it with grace 0.
+	p := testPod("graceful", nil)
+	p.Spec.NodeName = "node-a"
+	if _, err := pods.Create(c, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Delete(c, "graceful", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](20)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pods.Get(c, "graceful", metav1.GetOptions{})
+	if err != nil || got.DeletionTimestamp == nil || got.DeletionGracePeriodSeconds == nil || *got.DeletionGracePeriodSeconds != 20 {
+		t.Fatalf("after graceful delete: %+v %v", got, err)
+	}
+	if err := pods.Delete(c, "graceful", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(c, "graceful", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after delete with grace 0: %v", err)
+	}
+	// An unscheduled pod goes at once.
+	if _, err := pods.Create(c, testPod("pending", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Delete(c, "pending", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(c, "pending", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("unscheduled pod after delete: %v", err)
+	}
+
+	// Foreground and orphan propagation leave the object with the matching finalizer for the
+	// garbage collector.
+	deps := s.Client.AppsV1().Deployments("default")
+	for policy, finalizer := range map[metav1.DeletionPropagation]string{
+		metav1.DeletePropagationForeground: metav1.FinalizerDeleteDependents,
+		metav1.DeletePropagationOrphan:     metav1.FinalizerOrphanDependents,
+	} {
+		name := strings.ToLower(string(policy))
+		if _, err := deps.Create(c, testDeployment(name, 1), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := deps.Delete(c, name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := deps.Get(c, name, metav1.GetOptions{})
+		if err != nil || d.DeletionTimestamp == nil || len(d.Finalizers) != 1 || d.Finalizers[0] != finalizer {
+			t.Errorf("%s delete: %+v %v", policy, d, err)
+		}
+	}
+	bg := metav1.DeletePropagationBackground
+	if _, err := deps.Create(c, testDeployment("bg", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := deps.Delete(c, "bg", metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deps.Get(c, "bg", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("background delete left the object: %v", err)
+	}
+}
+
+func TestWatchTimeoutAndSelectors(t *testing.T) {
+	s := testserver.Start(t)
+	c := ctx(t)
+	cms := s.Client.CoreV1().ConfigMaps("default")
+	start := time.Now()
+	w, err := cms.Watch(c, metav1.ListOptions{TimeoutSeconds: ptr.To[int64](1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range w.ResultChan() {
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("watch with timeoutSeconds=1 lasted %v", d)
+	}
+	// A labelled watch sees an object enter (ADDED) and leave (DELETED) its selection.
+	w2, err := cms.Watch(c, metav1.ListOptions{LabelSelector: "team=a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Stop()
+	cm, err := cms.Create(c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "m", Labels: map[string]string{"team": "b"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Labels["team"] = "a"
+	if cm, err = cms.Update(c, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cm.Labels["team"] = "c"
+	if _, err = cms.Update(c, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []watch.EventType
+	for len(got) < 2 {
+		select {
+		case ev := <-w2.ResultChan():
+			got = append(got, ev.Type)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("selector transitions: got %v", got)
+		}
+	}
+	if got[0] != watch.Added || got[1] != watch.Deleted {
+		t.Errorf("selector transitions = %v, want [ADDED DELETED]", got)
+	}
+}
