@@ -176,7 +176,7 @@ func (r *Resource) listSnapshot(snap *snapshot, m matcher, lp, from string, limi
 	var capHint int
 	if limit > 0 && limit < 1024 {
 		capHint = int(limit)
-	} else if m.everything() {
+	} else if m.everything() && lp == "" {
 		capHint = snap.tree.Len()
 	}
 	res.Entries = make([]*Entry, 0, capHint)
@@ -282,11 +282,10 @@ func (r *Resource) listEtcd(ctx context.Context, m matcher, lp, start string, re
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
-		for i, kv := range resp.Kvs {
+		for _, kv := range resp.Kvs {
 			key := string(kv.Key[len(r.prefix):])
 			if limit > 0 && int64(len(res.Entries)) >= limit {
 				more = true
-				_ = i
 				break
 			}
 			p, err := r.begin(key, kv.Value, kv.ModRevision)
