@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,15 @@ type Config struct {
 	ImageCacheDir string
 	// LeaseDuration; 0: 40s. Renewed every quarter of it (10 s).
 	LeaseDuration time.Duration
+	// KubeletTLS serves the kubelet's HTTPS API (logs, exec, attach,
+	// port-forward; see kubelet.Handler) for the API server's proxy: a
+	// serving certificate from the cluster CA and, to authenticate the API
+	// server, ClientAuth RequireAndVerifyClientCert with the CA's pool. Nil:
+	// the API is not served.
+	KubeletTLS *tls.Config
+	// KubeletAddress is where that API listens; empty: ":10250". Its port
+	// is published in the Node's status.daemonEndpoints.
+	KubeletAddress string
 }
 
 // Agent is one node.
@@ -75,6 +85,7 @@ type Agent struct {
 	mu             sync.Mutex
 	runtimeVersion string
 	nodeReady      bool
+	kubeletPort    int32
 }
 
 // New validates cfg and fills defaults. It starts nothing.
@@ -111,6 +122,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.ClusterDomain == "" {
 		cfg.ClusterDomain = "cluster.local"
 	}
+	if cfg.KubeletAddress == "" {
+		cfg.KubeletAddress = ":10250"
+	}
 	if cfg.LeaseDuration == 0 {
 		cfg.LeaseDuration = 40 * time.Second
 	}
@@ -145,6 +159,17 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // Run runs the node until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	start := a.clock.Now()
+	var kubeletLn net.Listener
+	a.kubeletPort = 10250
+	if a.cfg.KubeletTLS != nil {
+		ln, err := net.Listen("tcp", a.cfg.KubeletAddress)
+		if err != nil {
+			return fmt.Errorf("agent: kubelet API: %w", err)
+		}
+		defer ln.Close()
+		kubeletLn = ln
+		a.kubeletPort = int32(ln.Addr().(*net.TCPAddr).Port)
+	}
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
@@ -217,6 +242,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fail(err)
 	}
 	g.Go(func() error { return kl.Run(ctx) })
+	if kubeletLn != nil {
+		g.Go(func() error { return kl.Serve(ctx, kubeletLn, a.cfg.KubeletTLS) })
+	}
 
 	a.mu.Lock()
 	a.nodeReady = true
@@ -299,6 +327,9 @@ func (a *Agent) nodeLabels() map[string]string {
 func (a *Agent) nodeStatus(old *v1.Node) v1.NodeStatus {
 	a.mu.Lock()
 	ready, rtVersion := a.nodeReady, a.runtimeVersion
+	if a.kubeletPort == 0 {
+		a.kubeletPort = 10250
+	}
 	a.mu.Unlock()
 	now := metav1.NewTime(time.Unix(a.clock.Now().Unix(), 0))
 	capacity := v1.ResourceList{
@@ -336,7 +367,7 @@ func (a *Agent) nodeStatus(old *v1.Node) v1.NodeStatus {
 			{Type: v1.NodeInternalIP, Address: a.cfg.NodeIP},
 			{Type: v1.NodeHostName, Address: a.cfg.NodeName},
 		},
-		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: 10250}},
+		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: a.kubeletPort}},
 		NodeInfo: v1.NodeSystemInfo{
 			MachineID:               readTrim("/etc/machine-id"),
 			SystemUUID:              readTrim("/sys/class/dmi/id/product_uuid"),

@@ -2,10 +2,12 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/bosun-k8s/bosun/internal/certs"
 	"github.com/bosun-k8s/bosun/internal/images"
 	"github.com/bosun-k8s/bosun/internal/kubelet"
 	"github.com/bosun-k8s/bosun/internal/testserver"
@@ -36,7 +39,7 @@ type testNode struct {
 // startNode runs an agent on a real API server, acts as the node IPAM
 // controller (assigns a podCIDR) and waits for the node to be Ready. At the
 // end every sandbox is removed and containerd and the bridge are stopped.
-func startNode(t testing.TB, ts *testserver.Server) *testNode {
+func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *testNode {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ba")
 	if err != nil {
@@ -46,10 +49,15 @@ func startNode(t testing.TB, ts *testserver.Server) *testNode {
 	n := &testNode{client: ts.Client, dir: dir, name: fmt.Sprintf("node-%d", suffix), cidr: fmt.Sprintf("10.42.%d.0/24", 150+rand.IntN(50))}
 	bridge := fmt.Sprintf("ba%d", suffix)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n.agent, err = New(Config{
+	cfg := Config{
 		RESTConfig: ts.RESTConfig, NodeName: n.name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
 		Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache"),
-	})
+		KubeletAddress: "127.0.0.1:0",
+	}
+	if len(tlsCfg) > 0 {
+		cfg.KubeletTLS = tlsCfg[0]
+	}
+	n.agent, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +170,21 @@ func poll(t testing.TB, what string, cond func() (bool, error)) {
 // client-go runs, answers HTTP on its IP, and a graceful delete removes it.
 func TestAgentEndToEnd(t *testing.T) {
 	ts := testserver.Start(t)
-	n := startNode(t, ts)
+	// The kubelet API: a serving cert from a CA, clients must show one too.
+	ca, err := certs.LoadOrCreateCA(t.TempDir(), "test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certDir := t.TempDir()
+	serving, err := ca.Issue(certDir, "kubelet", certs.Leaf{CommonName: "kubelet", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, err := ca.Issue(certDir, "apiserver-kubelet-client", certs.Leaf{CommonName: "kube-apiserver", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, ts, &tls.Config{Certificates: []tls.Certificate{serving}, ClientCAs: ca.Pool(), ClientAuth: tls.RequireAndVerifyClientCert})
 	ctx := context.Background()
 
 	node, err := ts.Client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
@@ -206,6 +228,26 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Errorf("pod answered %q", body)
 	}
 
+	// Logs through the kubelet's HTTPS API, as the API server's proxy reads them.
+	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: ca.Pool(), Certificates: []tls.Certificate{clientCert},
+	}}}
+	resp, err = hc.Get(fmt.Sprintf("https://127.0.0.1:%d/containerLogs/default/hello-e2e/hello", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(logs), "hello v1 listening on :8080 as hello-e2e") {
+		t.Errorf("logs via the kubelet API: %s %q", resp.Status, logs)
+	}
+	anon := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	if resp, err := anon.Get(fmt.Sprintf("https://127.0.0.1:%d/pods", port)); err == nil {
+		resp.Body.Close()
+		t.Errorf("kubelet API answered a client without a certificate: %s", resp.Status)
+	}
+
 	uid := created.UID
 	if err := ts.Client.CoreV1().Pods("default").Delete(ctx, "hello-e2e", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -217,4 +259,113 @@ func TestAgentEndToEnd(t *testing.T) {
 		}
 		return p.UID != types.UID(uid), nil
 	})
+}
+
+// TestAgentRestartAdoptsPods stops a node's agent (and its containerd)
+// while a pod runs, deletes another pod meanwhile, and starts a new agent
+// on the same data dir: the running pod is adopted without a restart and
+// the deleted one is cleaned up.
+func TestAgentRestartAdoptsPods(t *testing.T) {
+	ts := testserver.Start(t)
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "ba")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := rand.IntN(100000)
+	name, bridge, cidr := fmt.Sprintf("node-%d", suffix), fmt.Sprintf("ba%d", suffix), fmt.Sprintf("10.42.%d.0/24", 150+rand.IntN(50))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	t.Cleanup(func() {
+		// A last agent run removes what is left, then everything stops.
+		_ = exec.Command("ip", "link", "del", bridge).Run()
+		_ = os.RemoveAll(dir)
+	})
+	run := func() (context.CancelFunc, chan error) {
+		a, err := New(Config{RESTConfig: ts.RESTConfig, NodeName: name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
+			Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		actx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- a.Run(actx) }()
+		poll(t, "node registration", func() (bool, error) {
+			node, err := ts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if node.Spec.PodCIDR == "" {
+				node.Spec.PodCIDR, node.Spec.PodCIDRs = cidr, []string{cidr}
+				_, err = ts.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+			}
+			return err == nil, err
+		})
+		select {
+		case <-a.Ready():
+		case err := <-done:
+			t.Fatalf("agent stopped: %v", err)
+		case <-time.After(120 * time.Second):
+			t.Fatal("agent not ready")
+		}
+		return cancel, done
+	}
+	stop := func(cancel context.CancelFunc, done chan error) {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}
+
+	cancel, done := run()
+	for _, p := range []string{"keep", "gone"} {
+		if _, err := ts.Client.CoreV1().Pods("default").Create(ctx, helloPod(p, name), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before *v1.Pod
+	poll(t, "both pods ready", func() (bool, error) {
+		a, err := ts.Client.CoreV1().Pods("default").Get(ctx, "keep", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		b, err := ts.Client.CoreV1().Pods("default").Get(ctx, "gone", metav1.GetOptions{})
+		before = a
+		return err == nil && podReady(a) && podReady(b), err
+	})
+	stop(cancel, done)
+
+	// While the node is down, "gone" is force-deleted.
+	zero := int64(0)
+	if err := ts.Client.CoreV1().Pods("default").Delete(ctx, "gone", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+
+	cancel, done = run()
+	defer func() {
+		removeAllSandboxes(t, filepath.Join(dir, "containerd", "containerd.sock"))
+		stop(cancel, done)
+	}()
+	poll(t, "the deleted pod's sandbox to be cleaned up", func() (bool, error) {
+		rt, err := kubelet.NewCRIRuntime(filepath.Join(dir, "containerd", "containerd.sock"))
+		if err != nil {
+			return false, err
+		}
+		defer rt.Close()
+		sbs, err := rt.ListPodSandbox(ctx, nil)
+		return err == nil && len(sbs) == 1 && sbs[0].Metadata.Name == "keep", err
+	})
+	after, err := ts.Client.CoreV1().Pods("default").Get(ctx, "keep", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Status.ContainerStatuses[0], after.Status.ContainerStatuses[0]
+	if a.ContainerID != b.ContainerID || a.RestartCount != 0 || !podReady(after) || after.Status.PodIP != before.Status.PodIP {
+		t.Errorf("not adopted as it was: before %s ip %s, after %s ip %s restarts %d ready %v",
+			b.ContainerID, before.Status.PodIP, a.ContainerID, after.Status.PodIP, a.RestartCount, podReady(after))
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + after.Status.PodIP + ":8080/")
+	if err != nil {
+		t.Fatalf("adopted pod does not answer: %v", err)
+	}
+	resp.Body.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -49,7 +50,8 @@ func (k *Kubelet) Handler() http.Handler {
 // Serve serves Handler on ln (with TLS when tlsCfg is set; the API server
 // then authenticates with a client certificate) until ctx ends.
 func (k *Kubelet) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
-	srv := &http.Server{Handler: k.Handler(), ReadHeaderTimeout: 30 * time.Second, TLSConfig: tlsCfg}
+	srv := &http.Server{Handler: k.Handler(), ReadHeaderTimeout: 30 * time.Second, TLSConfig: tlsCfg,
+		ErrorLog: slog.NewLogLogger(k.log.Handler(), slog.LevelDebug)}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

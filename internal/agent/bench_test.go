@@ -1,0 +1,102 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/bosun-k8s/bosun/internal/testserver"
+)
+
+// BenchmarkPodStartLatency creates 1, 10 and 30 hello pods at once on one
+// node and measures, through a watch, each pod's time from its create call
+// to the first event showing it Running. It reports p50 and p99 in ms.
+//
+//	go test -run '^$' -bench PodStartLatency -benchtime 3x ./internal/agent
+func BenchmarkPodStartLatency(b *testing.B) {
+	ts := testserver.Start(b)
+	n := startNode(b, ts)
+	for _, count := range []int{1, 10, 30} {
+		b.Run(fmt.Sprintf("pods=%d", count), func(b *testing.B) {
+			var all []time.Duration
+			for i := 0; i < b.N; i++ {
+				all = append(all, startPods(b, ts, n, count, i)...)
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+			p := func(q float64) float64 {
+				return float64(all[int(q*float64(len(all)-1))].Microseconds()) / 1000
+			}
+			b.ReportMetric(p(0.5), "p50-ms")
+			b.ReportMetric(p(0.99), "p99-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func startPods(b *testing.B, ts *testserver.Server, n *testNode, count, round int) []time.Duration {
+	ctx := context.Background()
+	pods := ts.Client.CoreV1().Pods("default")
+	label := fmt.Sprintf("bench-%d-%d", count, round)
+	w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: "bench=" + label})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	created := map[string]time.Time{}
+	errc := make(chan error, count)
+	starts := make(chan [2]any, count)
+	for i := 0; i < count; i++ {
+		go func(i int) {
+			p := helloPod(fmt.Sprintf("%s-%d", label, i), n.name)
+			p.Labels["bench"] = label
+			t := time.Now()
+			_, err := pods.Create(ctx, p, metav1.CreateOptions{})
+			starts <- [2]any{p.Name, t}
+			errc <- err
+		}(i)
+	}
+	for i := 0; i < count; i++ {
+		if err := <-errc; err != nil {
+			b.Fatal(err)
+		}
+		s := <-starts
+		created[s[0].(string)] = s[1].(time.Time)
+	}
+	var lat []time.Duration
+	seen := map[string]bool{}
+	timeout := time.After(5 * time.Minute)
+	for len(seen) < count {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				b.Fatal("watch closed")
+			}
+			p, isPod := ev.Object.(*v1.Pod)
+			if !isPod || ev.Type == watch.Deleted || seen[p.Name] || p.Status.Phase != v1.PodRunning {
+				continue
+			}
+			seen[p.Name] = true
+			lat = append(lat, time.Since(created[p.Name]))
+		case <-timeout:
+			b.Fatalf("only %d of %d pods running after 5 min", len(seen), count)
+		}
+	}
+	b.StopTimer()
+	for name := range created {
+		if err := pods.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	poll(b, "bench pods to be gone", func() (bool, error) {
+		l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "bench=" + label})
+		return err == nil && len(l.Items) == 0, err
+	})
+	b.StartTimer()
+	return lat
+}
