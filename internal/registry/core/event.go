@@ -22,9 +22,9 @@ const (
 	noteLengthLimit              = 1024
 )
 
-// eventKind is core/v1 Event. Upstream prints LAST SEEN first and NAME only in wide output;
-// the server puts NAME first for every kind, so here NAME comes first and the rest follows
-// upstream's order.
+// eventKind is core/v1 Event. Upstream prints LAST SEEN first and NAME last, only in wide
+// output: the "name"-format column tells the server where the name goes, and Row leaves it
+// out.
 func eventKind() *registry.Kind {
 	return &registry.Kind{
 		GVK:            corev1.SchemeGroupVersion.WithKind("Event"),

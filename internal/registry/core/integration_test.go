@@ -84,6 +84,38 @@ func TestAgainstAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("event table and field selector", func(t *testing.T) {
+		ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "web.1"}, Reason: "Pulled", Type: "Normal", Message: "pulled",
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web"},
+			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 2}
+		if _, err := c.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create event: %v", err)
+		}
+		list, err := c.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web,reason=Pulled"})
+		if err != nil || len(list.Items) != 1 {
+			t.Errorf("field selector: %d items, err %v", len(list.Items), err)
+		}
+		raw, err := c.CoreV1().RESTClient().Get().Namespace("default").Resource("events").
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("table: %v", err)
+		}
+		var tbl metav1.Table
+		if err := json.Unmarshal(raw, &tbl); err != nil {
+			t.Fatalf("decode table: %v", err)
+		}
+		var names []string
+		for _, col := range tbl.ColumnDefinitions {
+			names = append(names, col.Name)
+		}
+		if strings.Join(names, ",") != "Last Seen,Type,Reason,Object,Subobject,Source,Message,First Seen,Count,Name" {
+			t.Errorf("columns %v", names)
+		}
+		if len(tbl.Rows) != 1 || tbl.Rows[0].Cells[3] != "pod/web" || tbl.Rows[0].Cells[9] != "web.1" {
+			t.Errorf("rows %+v", tbl.Rows)
+		}
+	})
+
 	t.Run("namespace, service, secret", func(t *testing.T) {
 		ns, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{})
 		if err != nil {

@@ -326,11 +326,19 @@ func validateService(s *corev1.Service) field.ErrorList {
 	case corev1.ServiceAffinityClientIP:
 		c := s.Spec.SessionAffinityConfig
 		cp := specPath.Child("sessionAffinityConfig")
-		if c == nil || c.ClientIP == nil || c.ClientIP.TimeoutSeconds == nil {
-			errs = append(errs, field.Required(cp.Child("clientIP").Child("timeoutSeconds"), "when session affinity type is ClientIP"))
-		} else if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > maxClientIPAffinitySeconds {
-			errs = append(errs, field.Invalid(cp.Child("clientIP").Child("timeoutSeconds"), t,
-				fmt.Sprintf("must be greater than 0 and less than %d", maxClientIPAffinitySeconds)))
+		const why = "when session affinity type is ClientIP"
+		switch {
+		case c == nil:
+			errs = append(errs, field.Required(cp, why))
+		case c.ClientIP == nil:
+			errs = append(errs, field.Required(cp.Child("clientIP"), why))
+		case c.ClientIP.TimeoutSeconds == nil:
+			errs = append(errs, field.Required(cp.Child("clientIP").Child("timeoutSeconds"), why))
+		default:
+			if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > maxClientIPAffinitySeconds {
+				errs = append(errs, field.Invalid(cp.Child("clientIP").Child("timeoutSeconds"), t,
+					fmt.Sprintf("must be greater than 0 and less than %d", maxClientIPAffinitySeconds)))
+			}
 		}
 	case corev1.ServiceAffinityNone:
 		if s.Spec.SessionAffinityConfig != nil {
@@ -390,28 +398,37 @@ func validateService(s *corev1.Service) field.ErrorList {
 		}
 		ports[k] = true
 	}
-	for i, r := range s.Spec.LoadBalancerSourceRanges {
-		if _, _, err := net.ParseCIDR(strings.TrimSpace(r)); err != nil {
-			errs = append(errs, field.Invalid(specPath.Child("LoadBalancerSourceRanges").Index(i), r,
-				"must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 "))
-		}
-	}
-	if len(s.Spec.LoadBalancerSourceRanges) > 0 && s.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		errs = append(errs, field.Forbidden(specPath.Child("loadBalancerSourceRanges"), "may only be used when `type` is 'LoadBalancer'"))
-	}
-	errs = append(errs, validateTrafficPolicies(s)...)
-	if s.Spec.LoadBalancerClass != nil {
+	// Upstream spells this path with a capital L.
+	if len(s.Spec.LoadBalancerSourceRanges) > 0 {
+		rp := specPath.Child("LoadBalancerSourceRanges")
 		if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
-			errs = append(errs, field.Forbidden(specPath.Child("loadBalancerClass"), "may only be used when `type` is 'LoadBalancer'"))
-		} else {
-			errs = append(errs, validateQualifiedName(*s.Spec.LoadBalancerClass, specPath.Child("loadBalancerClass"))...)
+			errs = append(errs, field.Forbidden(rp, "may only be used when `type` is 'LoadBalancer'"))
+		}
+		for i, r := range s.Spec.LoadBalancerSourceRanges {
+			errs = append(errs, validation.IsValidCIDR(rp.Index(i), strings.TrimSpace(r))...)
+		}
+	} else if v, ok := s.Annotations[corev1.AnnotationLoadBalancerSourceRangesKey]; ok {
+		ap := field.NewPath("metadata", "annotations").Key(corev1.AnnotationLoadBalancerSourceRangesKey)
+		if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			errs = append(errs, field.Forbidden(ap, "may only be used when `type` is 'LoadBalancer'"))
+		}
+		if v = strings.TrimSpace(v); v != "" {
+			for _, c := range strings.Split(v, ",") {
+				errs = append(errs, validation.IsValidCIDR(ap, strings.TrimSpace(c))...)
+			}
 		}
 	}
 	if s.Spec.AllocateLoadBalancerNodePorts != nil && s.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		errs = append(errs, field.Forbidden(specPath.Child("allocateLoadBalancerNodePorts"), "may only be used when `type` is 'LoadBalancer'"))
 	}
 	if s.Spec.Type == corev1.ServiceTypeLoadBalancer && s.Spec.AllocateLoadBalancerNodePorts == nil {
-		errs = append(errs, field.Required(specPath.Child("allocateLoadBalancerNodePorts"), ""))
+		// Upstream reports this one without the "spec." prefix.
+		errs = append(errs, field.Required(field.NewPath("allocateLoadBalancerNodePorts"), ""))
+	}
+	errs = append(errs, validateLoadBalancerClass(nil, s)...)
+	errs = append(errs, validateTrafficPolicies(s)...)
+	if td := s.Spec.TrafficDistribution; td != nil && *td != corev1.ServiceTrafficDistributionPreferClose {
+		errs = append(errs, field.NotSupported(specPath.Child("trafficDistribution"), *td, []string{corev1.ServiceTrafficDistributionPreferClose}))
 	}
 	return errs
 }
@@ -558,11 +575,9 @@ func validateServiceUpdate(s, old *corev1.Service) field.ErrorList {
 			errs = append(errs, field.Invalid(specPath.Child("ipFamilies").Index(0), s.Spec.IPFamilies, "may not change once set"))
 		}
 	}
-	if old.Spec.Type == corev1.ServiceTypeLoadBalancer && s.Spec.Type == corev1.ServiceTypeLoadBalancer {
-		a, b := s.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass
-		if (a == nil) != (b == nil) || (a != nil && *a != *b) {
-			errs = append(errs, field.Invalid(specPath.Child("loadBalancerClass"), a, "may not change once set"))
-		}
+	errs = append(errs, validateLoadBalancerClass(old, s)...)
+	if needsHealthCheck(old) && needsHealthCheck(s) && s.Spec.HealthCheckNodePort != old.Spec.HealthCheckNodePort {
+		errs = append(errs, field.Forbidden(specPath.Child("healthCheckNodePort"), "field is immutable"))
 	}
 	return errs
 }
@@ -640,4 +655,26 @@ func serviceRow(s *corev1.Service) []interface{} {
 	}
 	return []interface{}{string(s.Spec.Type), ip, serviceExternalIP(s), ports, age(&s.ObjectMeta),
 		labels.FormatLabels(s.Spec.Selector)}
+}
+
+// validateLoadBalancerClass checks spec.loadBalancerClass (old is nil on create): only for
+// load balancers, a qualified name, fixed once set.
+func validateLoadBalancerClass(old, s *corev1.Service) field.ErrorList {
+	var errs field.ErrorList
+	p := field.NewPath("spec", "loadBalancerClass")
+	lb := s.Spec.Type == corev1.ServiceTypeLoadBalancer
+	if old != nil && old.Spec.Type == corev1.ServiceTypeLoadBalancer && lb {
+		a, b := s.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass
+		if (a == nil) != (b == nil) || (a != nil && *a != *b) {
+			errs = append(errs, field.Invalid(p, a, "may not change once set"))
+		}
+	}
+	if c := s.Spec.LoadBalancerClass; c != nil {
+		if lb {
+			errs = append(errs, validateQualifiedName(*c, p)...)
+		} else {
+			errs = append(errs, field.Forbidden(p, "may only be used when `type` is 'LoadBalancer'"))
+		}
+	}
+	return errs
 }
