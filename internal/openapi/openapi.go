@@ -170,6 +170,7 @@ func (o *OpenAPI) v2Document() (*v2Doc, error) {
 			containers = append(containers, byPath[k]...)
 		}
 		cfg := &common.Config{
+			ProtocolList:                   []string{"https"},
 			Info:                           info(),
 			CommonResponses:                map[int]spec.Response{401: {ResponseProps: spec.ResponseProps{Description: "Unauthorized"}}},
 			GetDefinitions:                 GetOpenAPIDefinitions,
