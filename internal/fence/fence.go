@@ -331,7 +331,7 @@ func (f *Fence) Run(ctx context.Context) error {
 			case <-kick:
 			}
 			if !cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced) {
-				break
+				break loop
 			}
 			list, err := lister.List(labels.Everything())
 			if err != nil {

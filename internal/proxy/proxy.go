@@ -135,7 +135,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced) {
-		return p.shutdown(ctx.Err())
+		return p.shutdown(nil)
 	}
 	notify(nil)
 	retry := time.Second

@@ -82,7 +82,7 @@ func fixedChains(useNodeIPSet bool) map[string][]nftx.Rule {
 // otherwise let them reach local services.
 func localnetGuard() nftx.Rule {
 	lo := netip.MustParsePrefix("127.0.0.0/8")
-	return nftx.Rule{nftx.AddrIn{Field: nftx.Daddr, Prefix: lo}, nftx.AddrIn{Field: nftx.Saddr, Prefix: lo, Not: true}, nftx.CtStatusDNATSet{Not: true}, nftx.Drop{}}
+	return nftx.Rule{nftx.IifNotLoopback{}, nftx.AddrIn{Field: nftx.Daddr, Prefix: lo}, nftx.AddrIn{Field: nftx.Saddr, Prefix: lo, Not: true}, nftx.CtStatusDNATSet{Not: true}, nftx.Drop{}}
 }
 
 func affinitySetName(sp *servicePort, e endpoint) string {

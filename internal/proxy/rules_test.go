@@ -245,7 +245,7 @@ func TestFixedChains(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("services chain:\n%s", strings.Join(lines, "\n"))
 	}
-	if got := localnetGuard().String(); got != "ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct status ! dnat drop" {
+	if got := localnetGuard().String(); got != `iif != "lo" ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct status ! dnat drop` {
 		t.Errorf("guard = %s", got)
 	}
 }

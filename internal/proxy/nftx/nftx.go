@@ -629,3 +629,17 @@ func Equal(a, b Rule) bool {
 	}
 	return true
 }
+
+// IifNotLoopback matches packets that did not arrive on the loopback
+// device (ifindex 1 in every namespace).
+type IifNotLoopback struct{}
+
+// Exprs implements Stmt.
+func (IifNotLoopback) Exprs(*Builder) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, 1)},
+	}
+}
+
+func (IifNotLoopback) String() string { return `iif != "lo"` }
