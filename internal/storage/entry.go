@@ -97,7 +97,9 @@ func (r *Resource) beginObject(key string, obj runtime.Object, rv int64) (partia
 	}
 	var fs fields.Set
 	if r.rc.Fields != nil {
-		fs = r.rc.Fields(obj)
+		if err := guard(func() { fs = r.rc.Fields(obj) }); err != nil {
+			return partial{}, fmt.Errorf("storage: fields of %s %q: %w", r.rc.GroupResource, key, err)
+		}
 	}
 	if fs == nil {
 		fs = make(fields.Set, 2)
@@ -125,9 +127,23 @@ func (r *Resource) finish(p partial) (*Entry, error) {
 	p.e.JSON = js
 	p.e.Meta = mjs
 	if r.rc.Row != nil {
-		p.e.Cells = r.rc.Row(p.obj)
+		if err := guard(func() { p.e.Cells = r.rc.Row(p.obj) }); err != nil {
+			return nil, fmt.Errorf("storage: table row of %s %q: %w", r.rc.GroupResource, p.e.Key, err)
+		}
 	}
 	return p.e, nil
+}
+
+// guard runs a resource's callback, turning a panic into an error: one odd object must not
+// take the ingest goroutine (and the server) down.
+func guard(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	f()
+	return nil
 }
 
 // build makes a complete entry from stored bytes.

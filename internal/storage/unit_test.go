@@ -142,3 +142,17 @@ func TestKeyLayout(t *testing.T) {
 		t.Fatalf("get returned kind %v", gvk)
 	}
 }
+
+func TestCallbackPanicIsAnError(t *testing.T) {
+	s := &Store{codec: newCodec(scheme.Scheme)}
+	rc := podConfig()
+	rc.Row = func(runtime.Object) []interface{} { panic("boom") }
+	r := newResource(s, rc, "/registry/core/pods/")
+	data, err := r.encode(pod("ns", "a", nil, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.build("ns/a", data, 1); err == nil {
+		t.Fatal("want an error from a panicking Row")
+	}
+}
