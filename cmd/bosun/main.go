@@ -82,6 +82,7 @@ func newServerCmd() *cobra.Command {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent (kubelet, proxy) in this process")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod IP range")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "service ClusterIP range")
+	f.StringVar(&cfg.SchedulerScoring, "scheduler-scoring", "LeastAllocated", "how the scheduler scores nodes: LeastAllocated (spread load) or MostAllocated (bin packing)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -35,10 +35,12 @@ import (
 
 	"github.com/bosun-k8s/bosun/internal/apiserver"
 	"github.com/bosun-k8s/bosun/internal/certs"
+	"github.com/bosun-k8s/bosun/internal/controller/manager"
 	"github.com/bosun-k8s/bosun/internal/discovery"
 	"github.com/bosun-k8s/bosun/internal/etcd"
 	"github.com/bosun-k8s/bosun/internal/openapi"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
+	"github.com/bosun-k8s/bosun/internal/scheduler"
 	"github.com/bosun-k8s/bosun/internal/servicealloc"
 	"github.com/bosun-k8s/bosun/internal/storage"
 )
@@ -56,6 +58,8 @@ type Config struct {
 	// Components to run beside the API server; nil: all that exist. Tests pass an empty,
 	// non-nil slice to run the API server alone.
 	Components []string
+	// SchedulerScoring is LeastAllocated (default, spreads load) or MostAllocated (packs).
+	SchedulerScoring string
 	// StorageTuning overrides storage defaults (tests shorten bookmark intervals).
 	StorageTuning func(*storage.Config)
 }
@@ -369,8 +373,49 @@ func profiling() http.Handler {
 	return mux
 }
 
-// runComponents runs the control-plane components as API clients.
+// Components bosun server runs beside the API server.
+const (
+	ComponentScheduler   = "scheduler"
+	ComponentControllers = "controllers"
+)
+
+func (s *Server) wants(name string) bool {
+	if s.cfg.Components == nil {
+		return true
+	}
+	for _, c := range s.cfg.Components {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// runComponents runs the control-plane components, each an ordinary API client, until ctx
+// ends or one fails.
 func (s *Server) runComponents(ctx context.Context, cfg *rest.Config) error {
-	<-ctx.Done()
-	return nil
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	identity, _ := os.Hostname()
+	g, ctx := errgroup.WithContext(ctx)
+	if s.wants(ComponentScheduler) {
+		sched, err := scheduler.New(scheduler.Config{Client: client, Logger: s.log.With("component", "scheduler"),
+			Scoring: s.cfg.SchedulerScoring, Identity: identity, LeaderElect: true})
+		if err != nil {
+			return fmt.Errorf("scheduler: %w", err)
+		}
+		g.Go(func() error { return sched.Run(ctx) })
+	}
+	if s.wants(ComponentControllers) {
+		cm, err := manager.New(manager.Config{Client: client, RESTConfig: cfg, Logger: s.log.With("component", "controller-manager"),
+			LeaderElect: true, Identity: identity, ClusterCIDR: s.cfg.ClusterCIDR})
+		if err != nil {
+			return fmt.Errorf("controller manager: %w", err)
+		}
+		g.Go(func() error { return cm.Run(ctx) })
+	}
+	g.Go(func() error { <-ctx.Done(); return nil })
+	return g.Wait()
 }
