@@ -16,12 +16,20 @@
 //     job backoffLimit 6, storage class reclaimPolicy Delete, …); pod templates get the pod
 //     defaults of the core package.
 //   - Validate and ValidateUpdate return field errors with upstream's paths and wording, so
-//     a 422 reads as it would from kube-apiserver (`spec.template.metadata.labels: Invalid
-//     value: …: `+"`selector`"+` does not match template `+"`labels`"+“).
+//     a 422 reads as it would from kube-apiserver ("spec.template.metadata.labels: Invalid
+//     value: map[string]string{...}: `selector` does not match template `labels`").
 //   - Columns and Row reproduce upstream's server-side printers (`kubectl get`), with
 //     registry.Since for every cell that shows an age.
 //   - Scale rules expose spec.replicas for the /scale subresource of deployments,
 //     replicasets and statefulsets.
+//
+// Upstream defaults an object while decoding it, before its strategy compares it with the
+// stored one; here Default runs after PrepareForUpdate, so the update hooks that compare
+// (deployment generation, daemon set template generation, endpoint slice generation) default
+// the new object first.
+//
+// ParseCronSchedule is the cron syntax CronJob validation accepts, with Next for the cronjob
+// controller.
 //
 // Object metadata, uid, timestamps, generation and the /status split are generic and live in
 // the API server. Kinds whose names are not DNS subdomains set Kind.NameValidation
