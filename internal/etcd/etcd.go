@@ -20,7 +20,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -182,41 +184,27 @@ func (e *Etcd) runEmbedded(ctx context.Context) error {
 	if err := os.Chmod(e.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("etcd: data dir: %w", err)
 	}
-	cfg := embed.NewConfig()
-	cfg.Name = "bosun"
-	cfg.Dir = e.cfg.DataDir
-	peer, err := freeLoopbackURL()
-	if err != nil {
-		return fmt.Errorf("etcd: peer port: %w", err)
-	}
-	var client url.URL
-	if e.cfg.ClientListen != "" {
-		client = url.URL{Scheme: "http", Host: e.cfg.ClientListen}
-	} else if client, err = freeLoopbackURL(); err != nil {
-		return fmt.Errorf("etcd: client port: %w", err)
-	}
-	cfg.ListenPeerUrls = []url.URL{peer}
-	cfg.AdvertisePeerUrls = []url.URL{peer}
-	cfg.ListenClientUrls = []url.URL{client}
-	cfg.AdvertiseClientUrls = []url.URL{client}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.InitialClusterToken = "bosun"
-	// A single member elects itself: short ticks make that (and so start-up) take tens of
-	// milliseconds instead of up to a second. Members of a multi-server cluster on a loaded
-	// machine would want etcd's defaults (100 ms / 1 s); see Config.TickMs.
-	cfg.TickMs = uint(e.cfg.TickMs / time.Millisecond)
-	cfg.ElectionMs = 10 * cfg.TickMs
-	cfg.SnapshotCount = 10000
-	cfg.QuotaBackendBytes = 8 << 30
-	cfg.AutoCompactionMode = "periodic"
-	cfg.AutoCompactionRetention = "5m"
-	cfg.ExperimentalWatchProgressNotifyInterval = 5 * time.Second
-	cfg.EnableGRPCGateway = false
-	cfg.Metrics = "basic"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(e.log, zapcore.WarnLevel)))
-
-	srv, err := embed.StartEtcd(cfg)
-	if err != nil {
+	var (
+		srv    *embed.Etcd
+		client url.URL
+		err    error
+	)
+	// The free ports are found before etcd binds them; if another process takes one in that
+	// instant, try again with new ones.
+	for attempt := 0; ; attempt++ {
+		var cfg *embed.Config
+		cfg, client, err = e.embedConfig()
+		if err != nil {
+			return err
+		}
+		srv, err = embed.StartEtcd(cfg)
+		if err == nil {
+			break
+		}
+		if attempt < 3 && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")) {
+			e.log.Warn("etcd: port taken, retrying", "err", err)
+			continue
+		}
 		return fmt.Errorf("etcd: start: %w", err)
 	}
 	defer srv.Close()
@@ -240,4 +228,42 @@ func (e *Etcd) runEmbedded(ctx context.Context) error {
 	case err := <-srv.Err():
 		return fmt.Errorf("etcd: %w", err)
 	}
+}
+
+// embedConfig is the embedded etcd's configuration, on free loopback ports unless
+// ClientListen is set.
+func (e *Etcd) embedConfig() (*embed.Config, url.URL, error) {
+	cfg := embed.NewConfig()
+	cfg.Name = "bosun"
+	cfg.Dir = e.cfg.DataDir
+	peer, err := freeLoopbackURL()
+	if err != nil {
+		return nil, url.URL{}, fmt.Errorf("etcd: peer port: %w", err)
+	}
+	var client url.URL
+	if e.cfg.ClientListen != "" {
+		client = url.URL{Scheme: "http", Host: e.cfg.ClientListen}
+	} else if client, err = freeLoopbackURL(); err != nil {
+		return nil, url.URL{}, fmt.Errorf("etcd: client port: %w", err)
+	}
+	cfg.ListenPeerUrls = []url.URL{peer}
+	cfg.AdvertisePeerUrls = []url.URL{peer}
+	cfg.ListenClientUrls = []url.URL{client}
+	cfg.AdvertiseClientUrls = []url.URL{client}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.InitialClusterToken = "bosun"
+	// A single member elects itself: short ticks make that (and so start-up) take tens of
+	// milliseconds instead of up to a second. Members of a multi-server cluster on a loaded
+	// machine would want etcd's defaults (100 ms / 1 s); see Config.TickMs.
+	cfg.TickMs = uint(e.cfg.TickMs / time.Millisecond)
+	cfg.ElectionMs = 10 * cfg.TickMs
+	cfg.SnapshotCount = 10000
+	cfg.QuotaBackendBytes = 8 << 30
+	cfg.AutoCompactionMode = "periodic"
+	cfg.AutoCompactionRetention = "5m"
+	cfg.ExperimentalWatchProgressNotifyInterval = 5 * time.Second
+	cfg.EnableGRPCGateway = false
+	cfg.Metrics = "basic"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(e.log, zapcore.WarnLevel)))
+	return cfg, client, nil
 }
