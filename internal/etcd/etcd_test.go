@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -121,5 +122,27 @@ func TestSeveralAtOnce(t *testing.T) {
 		if got := string(resp.Kvs[0].Value); got != string(rune('a'+i)) {
 			t.Fatalf("etcd %d: /i = %q, want its own value", i, got)
 		}
+	}
+}
+
+func TestBusyClientAddressIsAnError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := New(Config{DataDir: t.TempDir(), ClientListen: l.Addr().String(), Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Run on a busy address: want error")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run on a busy address did not fail")
 	}
 }
