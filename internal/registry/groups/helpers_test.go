@@ -14,7 +14,7 @@ import (
 )
 
 // kindFor returns the kind serving group/resource.
-func kindFor(t *testing.T, group, resource string) *registry.Kind {
+func kindFor(t testing.TB, group, resource string) *registry.Kind {
 	t.Helper()
 	for _, k := range Kinds() {
 		if k.GVK.Group == group && k.Resource == resource {
