@@ -83,6 +83,9 @@ type Kubelet struct {
 	backoff  *backoff
 	http     *http.Client
 	recorder record.EventRecorder // set in Run before any worker starts
+
+	tokensMu sync.Mutex
+	tokens   map[string]cachedToken // service account tokens by pod UID/SA/audience/expiry
 }
 
 // New validates cfg and fills defaults. It starts nothing.

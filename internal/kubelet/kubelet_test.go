@@ -366,3 +366,17 @@ func TestEnvAndLivenessRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestActiveDeadline(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	pod := testPod("deadline", "a")
+	one := int64(1)
+	pod.Spec.ActiveDeadlineSeconds = &one
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "deadline", "Failed with DeadlineExceeded", func(p *v1.Pod) bool {
+		return p.Status.Phase == v1.PodFailed && p.Status.Reason == "DeadlineExceeded"
+	})
+	if len(rt.Calls("StopContainer a")) != 1 || p.Status.ContainerStatuses[0].State.Terminated == nil {
+		t.Errorf("container not stopped: calls %v status %+v", rt.Calls("StopContainer"), p.Status.ContainerStatuses[0])
+	}
+}

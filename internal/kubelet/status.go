@@ -40,7 +40,7 @@ var kubeletConditions = map[v1.PodConditionType]bool{
 }
 
 func (w *podWorker) computeStatus(pod *v1.Pod, cs containerSet, terminal bool) v1.PodStatus {
-	return buildStatus(statusInput{
+	st := buildStatus(statusInput{
 		pod:        pod,
 		now:        w.k.clock.Now(),
 		nodeIP:     w.k.cfg.NodeIP,
@@ -51,6 +51,15 @@ func (w *podWorker) computeStatus(pod *v1.Pod, cs containerSet, terminal bool) v
 		probe:      w.probes.results,
 		terminal:   terminal,
 	})
+	if w.failReason != "" {
+		st.Phase, st.Reason, st.Message = v1.PodFailed, w.failReason, w.failMessage
+		for i := range st.Conditions {
+			if c := &st.Conditions[i]; c.Type == v1.PodReady || c.Type == v1.ContainersReady {
+				c.Status, c.Reason, c.Message = v1.ConditionFalse, "PodFailed", ""
+			}
+		}
+	}
+	return st
 }
 
 func seconds(t time.Time) metav1.Time { return metav1.NewTime(time.Unix(t.Unix(), 0)) }

@@ -129,6 +129,15 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) (time.Duration, bool,
 			resync = d
 		}
 	}
+	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
+		left := time.Duration(*d)*time.Second - k.clock.Since(w.startTime)
+		if left <= 0 {
+			w.failReason, w.failMessage = "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+			k.event(pod, "", v1.EventTypeNormal, "DeadlineExceeded", "%s", w.failMessage)
+			return 0, true, nil
+		}
+		soon(left)
+	}
 
 	// The sandbox.
 	sandboxErr := w.ensureSandbox(ctx, pod)
@@ -635,6 +644,7 @@ func (w *podWorker) finish(ctx context.Context, pod *v1.Pod, gone bool) error {
 	if pod != nil {
 		_ = os.RemoveAll(k.logDir(pod))
 	}
+	k.forgetTokens(w.uid)
 	k.backoff.forgetPrefix(string(w.uid) + "/")
 	k.backoff.forgetPrefix("pull/" + string(w.uid) + "/")
 	if !gone && pod != nil && !w.deleted {

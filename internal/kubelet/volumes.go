@@ -283,6 +283,8 @@ func (k *Kubelet) projectedPayload(ctx context.Context, pod *v1.Pod, p *v1.Proje
 	return out, nil
 }
 
+// serviceAccountToken returns a token for the pod's service account,
+// cached until 80% of its lifetime passed (as upstream's token manager).
 func (k *Kubelet) serviceAccountToken(ctx context.Context, pod *v1.Pod, src *v1.ServiceAccountTokenProjection) (string, error) {
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
@@ -291,6 +293,13 @@ func (k *Kubelet) serviceAccountToken(ctx context.Context, pod *v1.Pod, src *v1.
 	exp := int64(3600)
 	if src.ExpirationSeconds != nil {
 		exp = *src.ExpirationSeconds
+	}
+	key := fmt.Sprintf("%s/%s/%s/%d", pod.UID, sa, src.Audience, exp)
+	k.tokensMu.Lock()
+	cached, ok := k.tokens[key]
+	k.tokensMu.Unlock()
+	if ok && k.clock.Now().Before(cached.refresh) {
+		return cached.token, nil
 	}
 	req := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{
 		ExpirationSeconds: &exp,
@@ -305,7 +314,30 @@ func (k *Kubelet) serviceAccountToken(ctx context.Context, pod *v1.Pod, src *v1.
 	if err != nil {
 		return "", err
 	}
+	life := time.Duration(exp) * time.Second
+	if !resp.Status.ExpirationTimestamp.IsZero() {
+		life = resp.Status.ExpirationTimestamp.Sub(k.clock.Now())
+	}
+	k.tokensMu.Lock()
+	k.tokens[key] = cachedToken{token: resp.Status.Token, refresh: k.clock.Now().Add(life * 8 / 10)}
+	k.tokensMu.Unlock()
 	return resp.Status.Token, nil
+}
+
+type cachedToken struct {
+	token   string
+	refresh time.Time
+}
+
+// forgetTokens drops the cached tokens of a pod.
+func (k *Kubelet) forgetTokens(uid types.UID) {
+	k.tokensMu.Lock()
+	defer k.tokensMu.Unlock()
+	for key := range k.tokens {
+		if strings.HasPrefix(key, string(uid)+"/") {
+			delete(k.tokens, key)
+		}
+	}
 }
 
 // writeAtomic writes payload into dir the way upstream's atomic writer

@@ -57,6 +57,8 @@ type podWorker struct {
 	volumePaths map[string]string
 	pullFailed  map[string]time.Time // container name → last failed pull
 	backingOff  map[string]bool      // containers whose BackOff event was sent
+	// failReason and failMessage force phase Failed (activeDeadlineSeconds).
+	failReason, failMessage string
 }
 
 func newPodWorker(k *Kubelet, uid types.UID) *podWorker {
