@@ -77,7 +77,7 @@ func DefaultPodSpec(s *corev1.PodSpec) {
 
 // defaultPod applies the defaults upstream gives only to Pod objects (not templates):
 // requests from limits, enableServiceLinks, host ports under hostNetwork, and the priority
-// the Priority admission plugin would resolve.
+// and preemption policy the Priority admission plugin would set.
 func defaultPod(p *corev1.Pod) {
 	DefaultPodSpec(&p.Spec)
 	defaultRequestsFromLimits(p.Spec.Containers)
@@ -90,15 +90,17 @@ func defaultPod(p *corev1.Pod) {
 		defaultHostNetworkPorts(p.Spec.Containers)
 		defaultHostNetworkPorts(p.Spec.InitContainers)
 	}
+	// Priority as upstream's Priority admission resolves it for the built-in classes (and no
+	// class); other class names are left for admission to resolve.
 	if p.Spec.Priority == nil {
-		var prio int32
 		switch p.Spec.PriorityClassName {
+		case "":
+			p.Spec.Priority = int32Ptr(0)
 		case "system-cluster-critical":
-			prio = systemClusterCritical
+			p.Spec.Priority = int32Ptr(systemClusterCritical)
 		case "system-node-critical":
-			prio = systemNodeCritical
+			p.Spec.Priority = int32Ptr(systemNodeCritical)
 		}
-		p.Spec.Priority = &prio
 	}
 	if p.Spec.PreemptionPolicy == nil {
 		pp := corev1.PreemptLowerPriority
