@@ -254,7 +254,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("node ready", "startup", a.clock.Since(start).Round(time.Millisecond))
 	close(a.ready)
-	g.Go(func() error { return a.statusLoop(ctx) })
+	g.Go(func() error { return a.statusLoop(ctx, rt) })
 	return g.Wait()
 }
 
@@ -349,7 +349,7 @@ func (a *Agent) nodeStatus(old *v1.Node) v1.NodeStatus {
 		}
 		return c
 	}
-	readyCond := cond(v1.NodeReady, v1.ConditionFalse, "KubeletNotReady", "container runtime is starting")
+	readyCond := cond(v1.NodeReady, v1.ConditionFalse, "KubeletNotReady", "container runtime is not ready")
 	if ready {
 		readyCond = cond(v1.NodeReady, v1.ConditionTrue, "KubeletReady", "kubelet is posting ready status")
 	}
@@ -428,7 +428,9 @@ func sameIgnoringHeartbeat(a, b v1.NodeStatus) bool {
 	return equality.Semantic.DeepEqual(a, b)
 }
 
-func (a *Agent) statusLoop(ctx context.Context) error {
+// statusLoop refreshes the node status every 10 s; the node turns
+// NotReady while the container runtime does not answer.
+func (a *Agent) statusLoop(ctx context.Context, rt kubelet.Runtime) error {
 	t := a.clock.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
@@ -436,6 +438,15 @@ func (a *Agent) statusLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C():
+			vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := rt.Version(vctx)
+			cancel()
+			a.mu.Lock()
+			if a.nodeReady != (err == nil) {
+				a.log.Info("container runtime health changed", "healthy", err == nil, "err", err)
+			}
+			a.nodeReady = err == nil
+			a.mu.Unlock()
 			if err := a.updateNodeStatus(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("node status", "err", err)
 			}
