@@ -56,6 +56,12 @@ func TestCSIAndAttachments(t *testing.T) {
 	if got := dk.Row(d); !reflect.DeepEqual(got, want) {
 		t.Errorf("csidriver row = %#v", got)
 	}
+	if msgs := dk.NameValidation("Hostpath.CSI.k8s.io", false); len(msgs) != 0 {
+		t.Errorf("mixed-case driver name refused: %v", msgs)
+	}
+	if msgs := dk.NameValidation(strings.Repeat("a", 64), false); len(msgs) == 0 {
+		t.Errorf("64-character driver name accepted")
+	}
 	nk := kindFor(t, "storage.k8s.io", "csinodes")
 	n := &storagev1.CSINode{ObjectMeta: meta("node-1"), Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{Name: "a", NodeID: "n1"}, {Name: "a"}}}}
 	wantErrs(t, create(nk, n), "spec.drivers[1].name: Duplicate value: \"a\"", "spec.drivers[1].nodeID: Required value")

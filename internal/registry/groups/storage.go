@@ -144,11 +144,12 @@ func validateProvisionerParameters(params map[string]string, p *field.Path) fiel
 
 func csiDriverKind() *registry.Kind {
 	return &registry.Kind{
-		GVK:        storageGV.WithKind("CSIDriver"),
-		Resource:   "csidrivers",
-		New:        func() runtime.Object { return &storagev1.CSIDriver{} },
-		NewList:    func() runtime.Object { return &storagev1.CSIDriverList{} },
-		Generation: true,
+		GVK:            storageGV.WithKind("CSIDriver"),
+		Resource:       "csidrivers",
+		NameValidation: validateCSIDriverName,
+		New:            func() runtime.Object { return &storagev1.CSIDriver{} },
+		NewList:        func() runtime.Object { return &storagev1.CSIDriverList{} },
+		Generation:     true,
 		Default: func(obj runtime.Object) {
 			s := &obj.(*storagev1.CSIDriver).Spec
 			if s.AttachRequired == nil {
@@ -239,6 +240,16 @@ func csiDriverKind() *registry.Kind {
 				tokens, deref(s.RequiresRepublish, false), m, age(&d.ObjectMeta)}
 		},
 	}
+}
+
+// validateCSIDriverName is upstream's rule for driver names: at most 63 characters, a DNS
+// subdomain once lower-cased.
+func validateCSIDriverName(name string, prefix bool) []string {
+	var msgs []string
+	if len(name) > 63 {
+		msgs = append(msgs, validation.MaxLenError(63))
+	}
+	return append(msgs, validation.IsDNS1123Subdomain(strings.ToLower(name))...)
 }
 
 // --- csinodes ----------------------------------------------------------------------------
