@@ -11,6 +11,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/controller/manager"
 	"github.com/bosun-k8s/bosun/internal/discovery"
 	"github.com/bosun-k8s/bosun/internal/etcd"
+	"github.com/bosun-k8s/bosun/internal/kubeletproxy"
 	"github.com/bosun-k8s/bosun/internal/openapi"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
 	"github.com/bosun-k8s/bosun/internal/scheduler"
@@ -76,6 +78,7 @@ type Server struct {
 	restConfig *rest.Config
 	kubeconfig string
 	api        *apiserver.Server
+	getter     storageGetter
 	etcd       *etcd.Etcd
 }
 
@@ -163,6 +166,12 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	kubeletClient, err := ca.Issue(tlsDir, "apiserver-kubelet-client", certs.Leaf{CommonName: "kube-apiserver-kubelet-client",
+		Organization: []string{"system:masters"}, Client: true})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
 	if err := ca.WriteKubeconfig(s.KubeconfigPath(), url, tlsDir, "admin"); err != nil {
 		ln.Close()
@@ -215,8 +224,21 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		subresources := map[string]apiserver.SubresourceHandler{}
+		podProxy, err := kubeletproxy.New(kubeletproxy.Config{
+			Getter: &lazyGetter{s: s},
+			TLS:    &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
+			Logger: s.log,
+		})
+		if err != nil {
+			return err
+		}
+		for k, h := range podProxy.Handlers() {
+			subresources[k] = h
+		}
 		api, err := apiserver.New(apiserver.Config{
-			Registry: reg, Store: store, Scheme: scheme, Logger: s.log,
+			Subresources: subresources,
+			Registry:     reg, Store: store, Scheme: scheme, Logger: s.log,
 			Listener: ln, ServingCert: serving, ClientCA: ca.Pool(),
 			Healthy:   et.Healthy,
 			Discovery: discovery.New(reg, discovery.WithSubresources(discovery.StandardSubresources()...)),
@@ -227,8 +249,11 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		podKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("pods"))
+		nodeKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("nodes"))
 		s.mu.Lock()
 		s.url, s.restConfig, s.api, s.etcd = url, restCfg, api, et
+		s.getter = storageGetter{pods: api.Resource(podKind), nodes: api.Resource(nodeKind)}
 		s.mu.Unlock()
 		sg, sctx := errgroup.WithContext(ctx)
 		allocReady := make(chan struct{})

@@ -148,3 +148,41 @@ func ensureKubernetesService(ctx context.Context, client kubernetes.Interface, c
 	}
 	return nil
 }
+
+// storageGetter reads pods and nodes from the API server's storage for the kubelet proxy.
+type storageGetter struct {
+	pods, nodes *storage.Resource
+}
+
+func (g storageGetter) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	obj, err := g.pods.Get(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Pod), nil
+}
+
+func (g storageGetter) Node(ctx context.Context, name string) (*corev1.Node, error) {
+	obj, err := g.nodes.Get(ctx, "", name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Node), nil
+}
+
+// lazyGetter reaches the storage that exists once the API server is built.
+type lazyGetter struct{ s *Server }
+
+func (l *lazyGetter) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	l.s.mu.Lock()
+	g := l.s.getter
+	l.s.mu.Unlock()
+	return g.Pod(ctx, namespace, name)
+}
+
+func (l *lazyGetter) Node(ctx context.Context, name string) (*corev1.Node, error) {
+	l.s.mu.Lock()
+	g := l.s.getter
+	l.s.mu.Unlock()
+	return g.Node(ctx, name)
+}
