@@ -369,12 +369,9 @@ func (e *endpoint) routes() []common.Route {
 					doc:       "connect " + m + " requests to " + e.subresource + " of " + e.kind,
 					consumes:  []string{"*/*"}, produces: []string{"*/*"}, writes: "string"}
 				if c.options != nil {
-					opts := objectParams(c.options)
-					if p.suffix != "" {
-						// the path comes from the URL on the subpath route
-						opts = without(opts, "path")
-					}
-					r.query(opts...)
+					// (the subpath route has both the "path" path parameter and the
+					// options' "path" query parameter, as upstream's)
+					r.query(objectParams(c.options)...)
 				}
 				add(r, actConnect, p.params)
 			}
@@ -386,16 +383,6 @@ func (e *endpoint) routes() []common.Route {
 		list(e.resource, "ForAllNamespaces", nil, "")
 		if e.has("watch") {
 			watchList(e.resource, "ForAllNamespaces", nil, "")
-		}
-	}
-	return out
-}
-
-func without(ps []common.Parameter, name string) []common.Parameter {
-	var out []common.Parameter
-	for _, p := range ps {
-		if p.Name() != name {
-			out = append(out, p)
 		}
 	}
 	return out
