@@ -38,8 +38,11 @@ type Config struct {
 	// NetNSPath, when set, is the network namespace to program (a
 	// /run/netns path); empty means the current one.
 	NetNSPath string
-	// MinSyncInterval is the least time between two syncs (default 50ms):
-	// changes arriving meanwhile are written together.
+	// MinSyncInterval is the least time between the starts of two syncs;
+	// changes arriving meanwhile are written together. Zero (the
+	// default) adapts it to twice the last sync's duration, so the proxy
+	// answers at once while syncs are cheap and spends at most about half
+	// a core under constant churn.
 	MinSyncInterval time.Duration
 	Logger          *slog.Logger
 }
@@ -76,8 +79,8 @@ func New(cfg Config) (*Proxy, error) {
 	if !pod.Addr().Is4() {
 		return nil, errors.New("proxy: only IPv4 pod CIDRs are supported")
 	}
-	if cfg.MinSyncInterval <= 0 {
-		cfg.MinSyncInterval = 50 * time.Millisecond
+	if cfg.MinSyncInterval < 0 {
+		return nil, errors.New("proxy: negative MinSyncInterval")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -139,34 +142,63 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	notify(nil)
 	retry := time.Second
+	var last time.Time
+	var took time.Duration
+	sleep := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return p.shutdown(nil)
 		case <-kick:
 		}
+		// Gather the burst this event belongs to (a Service and its
+		// EndpointSlice arrive together), and keep syncs MinSyncInterval
+		// apart.
+		interval := p.cfg.MinSyncInterval
+		if interval == 0 {
+			interval = 2 * took
+		}
+		wait := syncDebounce
+		if d := interval - time.Since(last); d > wait {
+			wait = d
+		}
+		if !sleep(wait) {
+			return p.shutdown(nil)
+		}
+		select {
+		case <-kick:
+		default:
+		}
+		last = time.Now()
 		err := p.sync(svcInf.Lister(), sliceInf.Lister())
+		took = time.Since(last)
 		p.mu.Lock()
 		p.lastError = err
 		p.mu.Unlock()
-		wait := p.cfg.MinSyncInterval
 		if err != nil {
 			p.log.Error("proxy sync failed", "err", err)
 			notify(nil)
-			wait = retry
+			if !sleep(retry) {
+				return p.shutdown(nil)
+			}
 			retry = min(2*retry, 30*time.Second)
 		} else {
 			retry = time.Second
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return p.shutdown(nil)
-		case <-t.C:
-		}
 	}
 }
+
+// syncDebounce is how long a sync waits after the event that triggers it.
+const syncDebounce = 5 * time.Millisecond
 
 func (p *Proxy) shutdown(err error) error {
 	if rmErr := p.prog.remove(); rmErr != nil {

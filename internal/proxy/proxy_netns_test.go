@@ -22,7 +22,7 @@ import (
 
 // serveName makes a TCP server inside ns that answers every connection
 // with name and closes it.
-func serveName(t *testing.T, ns *netharness.NS, addr, name string) {
+func serveName(t testing.TB, ns *netharness.NS, addr, name string) {
 	t.Helper()
 	var ln net.Listener
 	if err := ns.Do(func() (err error) {
