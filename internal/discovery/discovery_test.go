@@ -415,3 +415,25 @@ func BenchmarkServeAggregated(b *testing.B) {
 		d.ServeHTTP(httptest.NewRecorder(), req)
 	}
 }
+
+func TestHandlesAndMethods(t *testing.T) {
+	d := New(testRegistry())
+	for path, want := range map[string]bool{
+		"/api": true, "/api/": true, "/api/v1": true, "/apis": true, "/apis/apps": true, "/apis/apps/v1/": true,
+		"/apis/apps/v2": false, "/apis/policy": false, "/api/v1/pods": false, "/apis/apps/v1/deployments": false,
+	} {
+		if got := d.Handles(path); got != want {
+			t.Errorf("Handles(%q) = %v, want %v", path, got, want)
+		}
+	}
+	for method, want := range map[string]int{http.MethodGet: 200, http.MethodHead: 200, http.MethodPost: 405, http.MethodDelete: 405} {
+		w := httptest.NewRecorder()
+		d.ServeHTTP(w, httptest.NewRequest(method, "/apis/apps/v1", nil))
+		if w.Code != want {
+			t.Errorf("%s /apis/apps/v1: %d, want %d", method, w.Code, want)
+		}
+		if method == http.MethodHead && w.Body.Len() != 0 {
+			t.Errorf("HEAD wrote a body")
+		}
+	}
+}
