@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -48,6 +49,9 @@ type Fence struct {
 	nsPath   string
 	log      *slog.Logger
 
+	ready     chan struct{}
+	readyOnce sync.Once
+
 	mu        sync.Mutex
 	installed bool
 	subnets   []netip.Prefix
@@ -73,7 +77,7 @@ func New(cfg Config) (*Fence, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Fence{svc: svc.Masked(), pod: pod.Masked(), client: cfg.Client, nsPath: cfg.NetNSPath, log: log}, nil
+	return &Fence{svc: svc.Masked(), pod: pod.Masked(), client: cfg.Client, nsPath: cfg.NetNSPath, log: log, ready: make(chan struct{})}, nil
 }
 
 // Rules returns the rules of the fence chain (for tests and logs).
@@ -297,6 +301,23 @@ func (f *Fence) Counters() (svcRejected, podRejected uint64, err error) {
 	return svc, pod, err
 }
 
+// Ready is closed once Run has installed the fence and, with a Client, set
+// the node subnets known when the Node informer synced.
+func (f *Fence) Ready() <-chan struct{} { return f.ready }
+
+// WaitReady blocks until Ready is closed or ctx ends; it fits the agent's
+// BeforeFirstPod hook.
+func (f *Fence) WaitReady(ctx context.Context) error {
+	select {
+	case <-f.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("fence: not installed: %w", ctx.Err())
+	}
+}
+
+func (f *Fence) markReady() { f.readyOnce.Do(func() { close(f.ready) }) }
+
 // Run installs the fence, keeps node-subnets in step with the Nodes'
 // spec.podCIDRs when a Client is configured, and removes the table when ctx
 // ends.
@@ -323,6 +344,9 @@ func (f *Fence) Run(ctx context.Context) error {
 		factory.Start(ctx.Done())
 		defer factory.Shutdown()
 		lister := nodes.Lister()
+		if cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced) {
+			notify(nil)
+		}
 	loop:
 		for {
 			select {
@@ -340,9 +364,13 @@ func (f *Fence) Run(ctx context.Context) error {
 			}
 			if err := f.SetNodeSubnets(NodeSubnets(list)); err != nil {
 				f.log.Error("fence: update node subnets", "err", err)
+				time.AfterFunc(time.Second, func() { notify(nil) })
+				continue
 			}
+			f.markReady()
 		}
 	} else {
+		f.markReady()
 		<-ctx.Done()
 	}
 	if err := f.Remove(); err != nil {

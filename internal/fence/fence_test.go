@@ -277,6 +277,15 @@ func TestRunFollowsNodes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
+	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer readyCancel()
+	if err := f.WaitReady(readyCtx); err != nil {
+		t.Fatal(err)
+	}
+	// Ready means the subnets known at start are in place already.
+	if out, err := ns.Output(ctx, "nft", "list", "set", "inet", TableName, SetNodeSubnetsKey); err != nil || !strings.Contains(out, "10.42.3.0/24") {
+		t.Fatalf("at Ready: %s %v", out, err)
+	}
 	waitFor(t, func() bool {
 		out, err := ns.Output(ctx, "nft", "list", "set", "inet", TableName, SetNodeSubnetsKey)
 		return err == nil && strings.Contains(out, "10.42.3.0/24")
