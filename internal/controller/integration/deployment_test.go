@@ -72,10 +72,10 @@ func manifest(ns, image string) string {
 	return strings.NewReplacer("NS", ns, "IMAGE", image).Replace(simpleDeployment)
 }
 
-// watchBounds samples the pods of app=hello until stop is closed and
-// reports the largest number of live pods and the smallest number of ready
-// ones seen.
-func watchBounds(t *testing.T, c *cluster, ns string, stop <-chan struct{}) (maxPods, minReady *int) {
+// watchBounds samples the pods of app=hello until stop is closed; the
+// returned function waits for that and reports the largest number of live
+// pods and the smallest number of ready ones seen.
+func watchBounds(t *testing.T, c *cluster, ns string, stop <-chan struct{}) func() (maxPods, minReady int) {
 	maxP, minR := 0, 1<<30
 	var mu sync.Mutex
 	done := make(chan struct{})
@@ -108,7 +108,12 @@ func watchBounds(t *testing.T, c *cluster, ns string, stop <-chan struct{}) (max
 		}
 	}()
 	t.Cleanup(func() { <-done })
-	return &maxP, &minR
+	return func() (int, int) {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return maxP, minR
+	}
 }
 
 func TestDeploymentRolloutWithKubectl(t *testing.T) {
@@ -127,7 +132,7 @@ func TestDeploymentRolloutWithKubectl(t *testing.T) {
 
 	// Roll out v2 and watch: never more than 3+1 pods, never fewer than 3 ready.
 	stop := make(chan struct{})
-	maxPods, minReady := watchBounds(t, c, ns, stop)
+	bounds := watchBounds(t, c, ns, stop)
 	time.Sleep(100 * time.Millisecond)
 	mustKubectl(t, c, manifest(ns, "bosun.local/hello:v2"), "apply", "-f", "-")
 	mustKubectl(t, c, "", "-n", ns, "annotate", "deployment/hello", "kubernetes.io/change-cause=second version", "--overwrite")
@@ -136,12 +141,12 @@ func TestDeploymentRolloutWithKubectl(t *testing.T) {
 	if !strings.Contains(out, "successfully rolled out") {
 		t.Fatalf("rollout status: %s", out)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if *maxPods > 4 {
-		t.Errorf("saw %d live pods during the rolling update, more than replicas+maxSurge = 4", *maxPods)
+	maxPods, minReady := bounds()
+	if maxPods > 4 {
+		t.Errorf("saw %d live pods during the rolling update, more than replicas+maxSurge = 4", maxPods)
 	}
-	if *minReady < 3 {
-		t.Errorf("saw only %d ready pods during the rolling update, fewer than replicas-maxUnavailable = 3", *minReady)
+	if minReady < 3 {
+		t.Errorf("saw only %d ready pods during the rolling update, fewer than replicas-maxUnavailable = 3", minReady)
 	}
 	for _, p := range activePods(t, c, ns, "app=hello") {
 		if p.Spec.Containers[0].Image != "bosun.local/hello:v2" {
