@@ -18,5 +18,6 @@
 // groups last, by name), versions by upstream's version priority, resources by name with
 // their subresources (/status and /scale from the registry, the others from
 // WithSubresources) after them. Each document is encoded to JSON at once; YAML and protobuf
-// encodings are made on first request and kept.
+// encodings are made on first request and kept. Only /api is made per request, as it reports
+// the address the client reached (or the one given with WithServerAddress).
 package discovery
