@@ -55,6 +55,9 @@ type Proxy struct {
 	log     *slog.Logger
 	prog    *programmer
 
+	ready     chan struct{}
+	readyOnce sync.Once
+
 	mu        sync.Mutex
 	syncs     int
 	writes    int
@@ -86,7 +89,7 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, podCIDR: pod.Masked(), log: log}
+	p := &Proxy{cfg: cfg, podCIDR: pod.Masked(), log: log, ready: make(chan struct{})}
 	p.prog = &programmer{conn: p.conn}
 	if len(cfg.NodeIPs) > 0 {
 		p.prog.nodeIPs = slices.Clone(cfg.NodeIPs)
@@ -105,6 +108,10 @@ func (p *Proxy) Syncs() int {
 	defer p.mu.Unlock()
 	return p.syncs
 }
+
+// Ready is closed after the first successful sync: every Service known
+// when the informers synced is programmed.
+func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // Writes returns how many syncs had something to write to the kernel.
 func (p *Proxy) Writes() int {
@@ -241,6 +248,7 @@ func (p *Proxy) sync(services corelisters.ServiceLister, slices_ discoverylister
 			p.log.Warn("proxy: stale UDP conntrack entries left", "err", err)
 		}
 	}
+	p.readyOnce.Do(func() { close(p.ready) })
 	p.mu.Lock()
 	p.syncs++
 	if wrote {

@@ -153,6 +153,15 @@ func TestProxyInNamespace(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
+	select {
+	case <-p.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("proxy not ready")
+	}
+	// Ready means programmed: the first request already answers.
+	if s, err := ask(node, "10.43.0.20:80"); err != nil || (s != "a" && s != "b") {
+		t.Fatalf("right after Ready: %q %v", s, err)
+	}
 
 	// Cluster IP from the node, node port on the node address and on
 	// 127.0.0.1, and the cluster IP from a pod (sometimes reaching
