@@ -107,6 +107,22 @@ func defaultHPA(h *autoscalingv2.HorizontalPodAutoscaler) {
 	}
 }
 
+// validateObjectReference checks a CrossVersionObjectReference: kind and name are required
+// path segments.
+func validateObjectReference(kind, name string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range []struct{ name, v string }{{"kind", kind}, {"name", name}} {
+		if f.v == "" {
+			errs = append(errs, field.Required(p.Child(f.name), ""))
+			continue
+		}
+		for _, msg := range path.IsValidPathSegmentName(f.v) {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.v, msg))
+		}
+	}
+	return errs
+}
+
 // fillScalingRules keeps what the user set and takes the rest from the defaults.
 func fillScalingRules(from *autoscalingv2.HPAScalingRules, def autoscalingv2.HPAScalingRules) *autoscalingv2.HPAScalingRules {
 	if from == nil {
@@ -136,21 +152,20 @@ func validateHPASpec(s *autoscalingv2.HorizontalPodAutoscalerSpec, p *field.Path
 	if s.MinReplicas != nil && s.MaxReplicas < *s.MinReplicas {
 		errs = append(errs, field.Invalid(p.Child("maxReplicas"), s.MaxReplicas, "must be greater than or equal to `minReplicas`"))
 	}
-	rp := p.Child("scaleTargetRef")
-	var refErrs field.ErrorList
-	for _, f := range []struct{ name, v string }{{"kind", s.ScaleTargetRef.Kind}, {"name", s.ScaleTargetRef.Name}} {
-		if f.v == "" {
-			refErrs = append(refErrs, field.Required(rp.Child(f.name), ""))
-			continue
-		}
-		for _, msg := range path.IsValidPathSegmentName(f.v) {
-			refErrs = append(refErrs, field.Invalid(rp.Child(f.name), f.v, msg))
-		}
-	}
-	if len(refErrs) > 0 {
+	if refErrs := validateObjectReference(s.ScaleTargetRef.Kind, s.ScaleTargetRef.Name, p.Child("scaleTargetRef")); len(refErrs) > 0 {
 		return append(errs, refErrs...)
 	}
-	if mErrs := validateHPAMetrics(s.Metrics, p.Child("metrics")); len(mErrs) > 0 {
+	mErrs := validateHPAMetrics(s.Metrics, p.Child("metrics"))
+	if s.MinReplicas != nil && *s.MinReplicas == 0 {
+		scaleToZero := false
+		for _, m := range s.Metrics {
+			scaleToZero = scaleToZero || m.Type == autoscalingv2.ObjectMetricSourceType || m.Type == autoscalingv2.ExternalMetricSourceType
+		}
+		if !scaleToZero {
+			mErrs = append(mErrs, field.Forbidden(p.Child("metrics"), "must specify at least one Object or External metric to support scaling to zero replicas"))
+		}
+	}
+	if len(mErrs) > 0 {
 		return append(errs, mErrs...)
 	}
 	if b := s.Behavior; b != nil {
@@ -163,42 +178,67 @@ func validateHPASpec(s *autoscalingv2.HorizontalPodAutoscalerSpec, p *field.Path
 
 var hpaMetricTypes = []string{"ContainerResource", "External", "Object", "Pods", "Resource"}
 
+// validateHPAMetrics checks each metric as upstream does: its type is known, the source of
+// that type is set (and only it), and the first source present is valid.
 func validateHPAMetrics(metrics []autoscalingv2.MetricSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, m := range metrics {
 		ip := p.Index(i)
-		present := map[autoscalingv2.MetricSourceType]string{}
-		if m.Object != nil {
-			present[autoscalingv2.ObjectMetricSourceType] = "object"
-		}
-		if m.Pods != nil {
-			present[autoscalingv2.PodsMetricSourceType] = "pods"
-		}
-		if m.Resource != nil {
-			present[autoscalingv2.ResourceMetricSourceType] = "resource"
-			errs = append(errs, validateResourceMetric(string(m.Resource.Name), m.Resource.Target, ip.Child("resource"))...)
-		}
-		if m.ContainerResource != nil {
-			present[autoscalingv2.ContainerResourceMetricSourceType] = "containerResource"
-			errs = append(errs, validateResourceMetric(string(m.ContainerResource.Name), m.ContainerResource.Target, ip.Child("containerResource"))...)
-			if m.ContainerResource.Container == "" {
-				errs = append(errs, field.Required(ip.Child("containerResource", "container"), "must specify a container"))
-			}
-		}
-		if m.External != nil {
-			present[autoscalingv2.ExternalMetricSourceType] = "external"
-		}
-		switch {
-		case m.Type == "":
+		if m.Type == "" {
 			errs = append(errs, field.Required(ip.Child("type"), "must specify a metric source type"))
-		case present[m.Type] == "" && isHPAMetricType(m.Type):
-			errs = append(errs, field.Required(ip.Child(hpaSourceField(m.Type)), "must populate information for the given metric source"))
-		case !isHPAMetricType(m.Type):
+		}
+		if !isHPAMetricType(m.Type) {
 			errs = append(errs, field.NotSupported(ip.Child("type"), m.Type, hpaMetricTypes))
 		}
-		for t, name := range present {
-			if t != m.Type {
-				errs = append(errs, field.Forbidden(ip.Child(name), "must populate the given metric source only"))
+		var present []string
+		validateFirst := func(name string, validate func() field.ErrorList) {
+			present = append(present, name)
+			if len(present) == 1 {
+				errs = append(errs, validate()...)
+			}
+		}
+		if m.Object != nil {
+			validateFirst("object", func() field.ErrorList { return validateObjectMetric(m.Object, ip.Child("object")) })
+		}
+		if m.External != nil {
+			validateFirst("external", func() field.ErrorList { return validateExternalMetric(m.External, ip.Child("external")) })
+		}
+		if m.Pods != nil {
+			validateFirst("pods", func() field.ErrorList { return validatePodsMetric(m.Pods, ip.Child("pods")) })
+		}
+		if m.Resource != nil {
+			validateFirst("resource", func() field.ErrorList {
+				return validateResourceMetric(string(m.Resource.Name), m.Resource.Target, ip.Child("resource"))
+			})
+		}
+		if m.ContainerResource != nil {
+			validateFirst("containerResource", func() field.ErrorList {
+				cp := ip.Child("containerResource")
+				errs := validateResourceMetric(string(m.ContainerResource.Name), m.ContainerResource.Target, cp)
+				if m.ContainerResource.Container == "" {
+					errs = append(errs, field.Required(cp.Child("container"), "must specify a container"))
+				}
+				return errs
+			})
+		}
+		expected := ""
+		if isHPAMetricType(m.Type) {
+			expected = hpaSourceField(m.Type)
+			found := false
+			for _, name := range present {
+				found = found || name == expected
+			}
+			if !found {
+				errs = append(errs, field.Required(ip.Child(expected), "must populate information for the given metric source"))
+			}
+		} else {
+			errs = append(errs, field.NotSupported(ip.Child("type"), m.Type, hpaMetricTypes))
+		}
+		if len(present) != 1 {
+			for _, name := range present {
+				if name != expected {
+					errs = append(errs, field.Forbidden(ip.Child(name), "must populate the given metric source only"))
+				}
 			}
 		}
 	}
@@ -219,12 +259,50 @@ func hpaSourceField(t autoscalingv2.MetricSourceType) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-func validateResourceMetric(name string, t autoscalingv2.MetricTarget, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if name == "" {
-		errs = append(errs, field.Required(p.Child("name"), "must specify a resource name"))
+func validateMetricIdentifier(id autoscalingv2.MetricIdentifier, p *field.Path) field.ErrorList {
+	if id.Name == "" {
+		return field.ErrorList{field.Required(p.Child("name"), "must specify a metric name")}
 	}
-	tp := p.Child("target")
+	var errs field.ErrorList
+	for _, msg := range path.IsValidPathSegmentName(id.Name) {
+		errs = append(errs, field.Invalid(p.Child("name"), id.Name, msg))
+	}
+	return errs
+}
+
+func validateObjectMetric(src *autoscalingv2.ObjectMetricSource, p *field.Path) field.ErrorList {
+	errs := validateObjectReference(src.DescribedObject.Kind, src.DescribedObject.Name, p.Child("describedObject"))
+	errs = append(errs, validateMetricIdentifier(src.Metric, p.Child("metric"))...)
+	errs = append(errs, validateMetricTarget(src.Target, p.Child("target"))...)
+	if src.Target.Value == nil && src.Target.AverageValue == nil {
+		errs = append(errs, field.Required(p.Child("target", "averageValue"), "must set either a target value or averageValue"))
+	}
+	return errs
+}
+
+func validateExternalMetric(src *autoscalingv2.ExternalMetricSource, p *field.Path) field.ErrorList {
+	errs := validateMetricIdentifier(src.Metric, p.Child("metric"))
+	errs = append(errs, validateMetricTarget(src.Target, p.Child("target"))...)
+	if src.Target.Value == nil && src.Target.AverageValue == nil {
+		errs = append(errs, field.Required(p.Child("target", "averageValue"), "must set either a target value for metric or a per-pod target"))
+	}
+	if src.Target.Value != nil && src.Target.AverageValue != nil {
+		errs = append(errs, field.Forbidden(p.Child("target", "value"), "may not set both a target value for metric and a per-pod target"))
+	}
+	return errs
+}
+
+func validatePodsMetric(src *autoscalingv2.PodsMetricSource, p *field.Path) field.ErrorList {
+	errs := validateMetricIdentifier(src.Metric, p.Child("metric"))
+	errs = append(errs, validateMetricTarget(src.Target, p.Child("target"))...)
+	if src.Target.AverageValue == nil {
+		errs = append(errs, field.Required(p.Child("target", "averageValue"), "must specify a positive target averageValue"))
+	}
+	return errs
+}
+
+func validateMetricTarget(t autoscalingv2.MetricTarget, tp *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	if t.Type == "" {
 		errs = append(errs, field.Required(tp.Child("type"), "must specify a metric target type"))
 	}
@@ -240,6 +318,16 @@ func validateResourceMetric(name string, t autoscalingv2.MetricTarget, p *field.
 	if t.AverageUtilization != nil && *t.AverageUtilization < 1 {
 		errs = append(errs, field.Invalid(tp.Child("averageUtilization"), t.AverageUtilization, "must be greater than 0"))
 	}
+	return errs
+}
+
+func validateResourceMetric(name string, t autoscalingv2.MetricTarget, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(p.Child("name"), "must specify a resource name"))
+	}
+	tp := p.Child("target")
+	errs = append(errs, validateMetricTarget(t, tp)...)
 	if t.AverageUtilization == nil && t.AverageValue == nil {
 		errs = append(errs, field.Required(tp.Child("averageUtilization"), "must set either a target raw value or a target utilization"))
 	}

@@ -226,6 +226,16 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 	bad := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: meta("x"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "web"}, MinReplicas: ptrTo[int32](3), MaxReplicas: 2}}
 	wantErrs(t, create(k, bad), "spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`")
+	ref := autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "web"}
+	pods := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: meta("p"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: ref, MaxReplicas: 3,
+		Metrics: []autoscalingv2.MetricSpec{
+			{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType}}},
+			{Type: autoscalingv2.ExternalMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{Metric: autoscalingv2.MetricIdentifier{Name: "qps"}, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}},
+		}}}
+	wantErrs(t, create(k, pods),
+		"spec.metrics[0].pods.metric.name: Required value: must specify a metric name",
+		"spec.metrics[0].pods.target.averageValue: Required value: must specify a positive target averageValue",
+		"spec.metrics[1].external: Required value: must populate information for the given metric source")
 	noRef := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: meta("y"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 1, MinReplicas: ptrTo[int32](0)}}
 	wantErrs(t, create(k, noRef),
 		"spec.minReplicas: Invalid value: 0: must be greater than or equal to 1",
