@@ -466,6 +466,7 @@ func validateStatefulSetSpec(s *appsv1.StatefulSetSpec, p *field.Path) field.Err
 			errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), s.Template.Labels, "`selector` does not match template `labels`"))
 		}
 		errs = append(errs, metav1validation.ValidateLabels(s.Template.Labels, tp.Child("labels"))...)
+		errs = append(errs, apimachineryvalidation.ValidateAnnotations(s.Template.Annotations, tp.Child("annotations"))...)
 	}
 	if s.Template.Spec.RestartPolicy != corev1.RestartPolicyAlways {
 		errs = append(errs, field.NotSupported(p.Child("template", "spec", "restartPolicy"), s.Template.Spec.RestartPolicy, []string{string(corev1.RestartPolicyAlways)}))
