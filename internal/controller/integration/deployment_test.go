@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,4 +279,57 @@ func TestDeploymentStuckOnBadImage(t *testing.T) {
 	// Undo recovers.
 	mustKubectl(t, c, "", "-n", ns, "rollout", "undo", "deployment/hello")
 	mustKubectl(t, c, "", "-n", ns, "rollout", "status", "deployment/hello", "--timeout=60s")
+}
+
+func TestRecreateNeverOverlaps(t *testing.T) {
+	c := start(t)
+	ctx := context.Background()
+	ns := "recreate"
+	createNamespace(t, c, ns)
+	c.runKubelet(t, ns, 20*time.Millisecond)
+	m := strings.Replace(manifest(ns, "bosun.local/hello:v1"), "  replicas: 3\n", "  replicas: 3\n  strategy:\n    type: Recreate\n", 1)
+	mustKubectl(t, c, m, "apply", "-f", "-")
+	mustKubectl(t, c, "", "-n", ns, "rollout", "status", "deployment/hello", "--timeout=60s")
+
+	stop := make(chan struct{})
+	overlap := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			list, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			images := map[string]bool{}
+			for _, p := range list.Items {
+				images[p.Spec.Containers[0].Image] = true
+			}
+			if len(images) > 1 {
+				select {
+				case overlap <- fmt.Sprint(images):
+				default:
+				}
+			}
+		}
+	}()
+	mustKubectl(t, c, "", "-n", ns, "set", "image", "deployment/hello", "hello=bosun.local/hello:v2")
+	mustKubectl(t, c, "", "-n", ns, "rollout", "status", "deployment/hello", "--timeout=60s")
+	close(stop)
+	<-done
+	select {
+	case imgs := <-overlap:
+		t.Errorf("old and new pods existed together during a Recreate rollout: %s", imgs)
+	default:
+	}
+	for _, p := range activePods(t, c, ns, "app=hello") {
+		if p.Spec.Containers[0].Image != "bosun.local/hello:v2" {
+			t.Errorf("pod %s runs %s", p.Name, p.Spec.Containers[0].Image)
+		}
+	}
 }
