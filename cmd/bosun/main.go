@@ -49,11 +49,21 @@ func newLogger(level string) *slog.Logger {
 func newServerCmd() *cobra.Command {
 	var cfg server.Config
 	var etcdEndpoints, logLevel string
+	var disableScheduler, disableControllers bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server on embedded etcd, scheduler, controllers) and a local node agent",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Logger = newLogger(logLevel)
+			for _, c := range server.AllComponents() {
+				if (c == server.ComponentScheduler && disableScheduler) || (c == server.ComponentControllers && disableControllers) {
+					continue
+				}
+				cfg.Components = append(cfg.Components, c)
+			}
+			if cfg.Components == nil {
+				cfg.Components = []string{}
+			}
 			if etcdEndpoints != "" {
 				cfg.EtcdEndpoints = strings.Split(etcdEndpoints, ",")
 			}
@@ -83,6 +93,8 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod IP range")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "service ClusterIP range")
 	f.StringVar(&cfg.SchedulerScoring, "scheduler-scoring", "LeastAllocated", "how the scheduler scores nodes: LeastAllocated (spread load) or MostAllocated (bin packing)")
+	f.BoolVar(&disableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
+	f.BoolVar(&disableControllers, "disable-controller-manager", false, "do not run the controller manager in this process")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/bosun-k8s/bosun/internal/registry"
+	"github.com/bosun-k8s/bosun/internal/storage"
 )
 
 // fieldValidation modes of the fieldValidation query parameter.
@@ -106,14 +109,14 @@ func (s *Server) decode(body []byte, contentType string, mode string, gvk schema
 		if runtime.IsStrictDecodingError(err) && actual != nil {
 			if sde, ok := runtime.AsStrictDecodingError(err); ok {
 				if mode == validationStrict {
-					return nil, apierrors.NewBadRequest(err.Error())
+					return nil, apierrors.NewBadRequest(cannotHandle(gvk, err))
 				}
 				for _, e := range sde.Errors() {
 					warnings = append(warnings, e.Error())
 				}
 			}
 		} else {
-			return nil, apierrors.NewBadRequest(decodeErrorMessage(err))
+			return nil, apierrors.NewBadRequest(decodeErrorMessage(gvk, err))
 		}
 	}
 	if actual != nil && (actual.Group != gvk.Group || actual.Version != gvk.Version) {
@@ -126,12 +129,18 @@ func (s *Server) decode(body []byte, contentType string, mode string, gvk schema
 	return warnings, nil
 }
 
-func decodeErrorMessage(err error) string {
+// decodeErrorMessage words a decode failure as upstream: errors finding the kind stand alone,
+// errors decoding a known kind say which kind could not be handled.
+func decodeErrorMessage(gvk schema.GroupVersionKind, err error) string {
 	msg := err.Error()
-	if strings.Contains(msg, "json") || strings.Contains(msg, "yaml") {
+	if strings.Contains(msg, "couldn't get version/kind") || strings.Contains(msg, "Object 'Kind' is missing") {
 		return msg
 	}
-	return "the object provided is unrecognized: " + msg
+	return cannotHandle(gvk, err)
+}
+
+func cannotHandle(gvk schema.GroupVersionKind, err error) string {
+	return fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err)
 }
 
 func unsupportedMediaType(ct string) error {
@@ -296,21 +305,41 @@ func prepareCreate(k *registry.Kind, obj runtime.Object, m metav1.Object) {
 	}
 }
 
-// admitNamespace refuses objects in a namespace that does not exist or is terminating.
+// admitNamespace refuses objects in a namespace that does not exist or is terminating. It
+// reads the watch cache (a namespace appears there within milliseconds of its creation) and
+// asks etcd only when the cache does not have it yet.
 func (s *Server) admitNamespace(ctx context.Context, k *registry.Kind, namespace string) error {
 	if !k.Namespaced || s.nsKind == nil {
 		return nil
 	}
-	nsObj, err := s.res[s.nsKind].Get(ctx, "", namespace)
-	if err != nil {
-		return err
+	terminating := false
+	res, err := s.res[s.nsKind].List(ctx, storage.ListOptions{ResourceVersion: "0",
+		Field: fields.OneTermEqualSelector("metadata.name", namespace)})
+	if err == nil && len(res.Entries) == 1 {
+		terminating = namespaceTerminating(res.Entries[0])
+	} else {
+		nsObj, err := s.res[s.nsKind].Get(ctx, "", namespace)
+		if err != nil {
+			return err
+		}
+		m, _ := meta.Accessor(nsObj)
+		terminating = m.GetDeletionTimestamp() != nil
 	}
-	m, _ := meta.Accessor(nsObj)
-	if m.GetDeletionTimestamp() != nil {
+	if terminating {
 		return apierrors.NewForbidden(schema.GroupResource{Group: k.GVK.Group, Resource: k.Resource}, "",
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
 	}
 	return nil
+}
+
+// namespaceTerminating reads a cached namespace's deletionTimestamp.
+func namespaceTerminating(e *storage.Entry) bool {
+	var m struct {
+		Metadata struct {
+			DeletionTimestamp *metav1.Time `json:"deletionTimestamp"`
+		} `json:"metadata"`
+	}
+	return json.Unmarshal(e.Meta, &m) == nil && m.Metadata.DeletionTimestamp != nil
 }
 
 // mutateForUpdate applies the shared update rules to obj (the user's new version) given the

@@ -220,7 +220,8 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		svcAdmission := &serviceAdmission{alloc: alloc}
-		oapi, err := openapi.New(reg)
+		subs := servedSubresources()
+		oapi, err := openapi.New(reg, openapi.WithSubresources(subs...), openapi.WithLogger(s.log))
 		if err != nil {
 			return err
 		}
@@ -241,7 +242,7 @@ func (s *Server) Run(ctx context.Context) error {
 			Registry:     reg, Store: store, Scheme: scheme, Logger: s.log,
 			Listener: ln, ServingCert: serving, ClientCA: ca.Pool(),
 			Healthy:   et.Healthy,
-			Discovery: discovery.New(reg, discovery.WithSubresources(discovery.StandardSubresources()...)),
+			Discovery: discovery.New(reg, discovery.WithSubresources(subs...)),
 			OpenAPIV2: http.HandlerFunc(oapi.ServeV2), OpenAPIV3: http.HandlerFunc(oapi.ServeV3),
 			Extra: map[string]http.Handler{"/debug/pprof/": profiling()},
 			Admit: svcAdmission.admit, Released: svcAdmission.released,
@@ -292,6 +293,11 @@ func (s *Server) Run(ctx context.Context) error {
 				return err
 			}
 			close(s.ready)
+			go func() {
+				if err := oapi.Warm(); err != nil {
+					s.log.Warn("build openapi documents", "err", err)
+				}
+			}()
 			s.log.Info("bosun server is ready", "url", url, "kubeconfig", s.KubeconfigPath())
 			return s.runComponents(sctx, restCfg)
 		})
@@ -403,6 +409,23 @@ const (
 	ComponentScheduler   = "scheduler"
 	ComponentControllers = "controllers"
 )
+
+// servedSubresources are the subresources beyond status and scale that the API server serves,
+// advertised in discovery and OpenAPI.
+func servedSubresources() []discovery.Subresource {
+	served := map[string]bool{"pods/binding": true, "pods/log": true, "pods/exec": true, "pods/attach": true,
+		"pods/portforward": true, "namespaces/finalize": true}
+	var out []discovery.Subresource
+	for _, sr := range discovery.StandardSubresources() {
+		if sr.Parent.Group == "" && served[sr.Parent.Resource+"/"+sr.Name] {
+			out = append(out, sr)
+		}
+	}
+	return out
+}
+
+// AllComponents lists every component bosun server can run beside the API server.
+func AllComponents() []string { return []string{ComponentScheduler, ComponentControllers} }
 
 func (s *Server) wants(name string) bool {
 	if s.cfg.Components == nil {

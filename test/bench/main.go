@@ -64,7 +64,7 @@ func start(bin, dir string) (*server, time.Duration, error) {
 		return nil, 0, err
 	}
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--bind-address", "127.0.0.1",
-		"--https-port", strconv.Itoa(port), "--disable-agent", "--log-level", "warn")
+		"--https-port", strconv.Itoa(port), "--disable-agent", "--disable-scheduler", "--disable-controller-manager", "--log-level", "error")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
