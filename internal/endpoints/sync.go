@@ -105,6 +105,10 @@ func (c *Controller) syncSlices(ctx context.Context, key string) error {
 	if svc.Spec.Selector == nil {
 		return nil
 	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		// A name, not addresses: no slices (ours are removed).
+		return c.reconcileSlices(ctx, ns, name, nil, nil, ManagedBySlices)
+	}
 	pods, err := c.selectedPods(svc)
 	if err != nil {
 		return err
