@@ -30,19 +30,18 @@ const (
 
 // Condition reasons, as upstream.
 const (
-	ReasonFailedRSCreate       = "ReplicaSetCreateError"
-	ReasonNewRSCreated         = "NewReplicaSetCreated"
-	ReasonFoundNewRS           = "FoundNewReplicaSet"
-	ReasonRSUpdated            = "ReplicaSetUpdated"
-	ReasonNewRSAvailable       = "NewReplicaSetAvailable"
-	ReasonTimedOut             = "ProgressDeadlineExceeded"
-	ReasonPaused               = "DeploymentPaused"
-	ReasonResumed              = "DeploymentResumed"
-	ReasonMinimumAvailable     = "MinimumReplicasAvailable"
-	ReasonMinimumUnavailable   = "MinimumReplicasUnavailable"
-	ReasonScalingReplicaSet    = "ScalingReplicaSet"
-	ReasonSelectingAll         = "SelectingAll"
-	ReasonDeploymentRollbackTo = "DeploymentRollback"
+	ReasonFailedRSCreate     = "ReplicaSetCreateError"
+	ReasonNewRSCreated       = "NewReplicaSetCreated"
+	ReasonFoundNewRS         = "FoundNewReplicaSet"
+	ReasonRSUpdated          = "ReplicaSetUpdated"
+	ReasonNewRSAvailable     = "NewReplicaSetAvailable"
+	ReasonTimedOut           = "ProgressDeadlineExceeded"
+	ReasonPaused             = "DeploymentPaused"
+	ReasonResumed            = "DeploymentResumed"
+	ReasonMinimumAvailable   = "MinimumReplicasAvailable"
+	ReasonMinimumUnavailable = "MinimumReplicasUnavailable"
+	ReasonScalingReplicaSet  = "ScalingReplicaSet"
+	ReasonSelectingAll       = "SelectingAll"
 )
 
 func replicas(d *appsv1.Deployment) int32 {

@@ -19,5 +19,6 @@
 // Indexed Jobs give each pod a completion index (annotation, label,
 // JOB_COMPLETION_INDEX and hostname <job>-<index>) and track completed
 // indexes. Terminal conditions follow 1.33: SuccessCriteriaMet then
-// Complete, FailureTarget then Failed.
+// Complete, FailureTarget then Failed. A finished Job with
+// ttlSecondsAfterFinished is deleted (foreground) once that time has passed.
 package job

@@ -242,7 +242,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	job := cached.DeepCopy()
 	if finished(&job.Status) {
-		return nil
+		return c.expireFinished(ctx, job, key)
 	}
 	needsSync := c.expectations.Satisfied(key)
 	pods, err := c.claimPods(ctx, job)
@@ -370,6 +370,40 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 	}
 	return manageErr
+}
+
+// expireFinished deletes a finished Job once ttlSecondsAfterFinished have
+// passed since it finished (its pods go with it, in the foreground), or
+// schedules a look for then.
+func (c *Controller) expireFinished(ctx context.Context, job *batchv1.Job, key string) error {
+	ttl := job.Spec.TTLSecondsAfterFinished
+	if ttl == nil || job.DeletionTimestamp != nil {
+		return nil
+	}
+	var at time.Time
+	for _, cond := range job.Status.Conditions {
+		if (cond.Type == batchv1.JobComplete || cond.Type == batchv1.JobFailed) && cond.Status == corev1.ConditionTrue {
+			at = cond.LastTransitionTime.Time
+		}
+	}
+	if job.Status.CompletionTime != nil {
+		at = job.Status.CompletionTime.Time
+	}
+	if at.IsZero() {
+		return nil
+	}
+	if left := at.Add(time.Duration(*ttl) * time.Second).Sub(c.clock.Now()); left > 0 {
+		c.queue.AddAfter(key, left)
+		return nil
+	}
+	fg := metav1.DeletePropagationForeground
+	uid := job.UID
+	err := c.client.BatchV1().Jobs(job.Namespace).Delete(ctx, job.Name, metav1.DeleteOptions{
+		PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete expired job %s: %w", key, err)
+	}
+	return nil
 }
 
 // fail marks the Job failed and stops its pods.
