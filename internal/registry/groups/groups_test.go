@@ -135,5 +135,17 @@ func TestKindsAreFresh(t *testing.T) {
 	if reflect.DeepEqual(a[0].ShortNames, b[0].ShortNames) {
 		t.Errorf("Kinds shares values between calls")
 	}
+	// no two kinds share a column slice, within a call or across calls
+	for _, k := range a {
+		k.Columns[0].Name = "changed-" + k.Resource
+	}
+	for i, k := range a {
+		if k.Columns[0].Name != "changed-"+k.Resource {
+			t.Errorf("%s shares its columns with another kind", k.Resource)
+		}
+		if b[i].Columns[0].Name == k.Columns[0].Name {
+			t.Errorf("%s: columns shared between calls", k.Resource)
+		}
+	}
 	var _ runtime.Object = a[0].New()
 }

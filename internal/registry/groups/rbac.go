@@ -31,8 +31,10 @@ func validateRBACName(name string, prefix bool) []string {
 
 // Roles have no printer upstream: kubectl shows the default table, NAME and CREATED AT (an
 // RFC 3339 timestamp, not an age).
-var createdAtColumns = []metav1.TableColumnDefinition{
-	{Name: "Created At", Type: "date", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+func createdAtColumns() []metav1.TableColumnDefinition {
+	return []metav1.TableColumnDefinition{
+		{Name: "Created At", Type: "date", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+	}
 }
 
 func createdAtRow(m *metav1.ObjectMeta) []interface{} {
@@ -50,7 +52,7 @@ func roleKind() *registry.Kind {
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validatePolicyRules(obj.(*rbacv1.Role).Rules, true)
 		},
-		Columns: createdAtColumns,
+		Columns: createdAtColumns(),
 		Row:     func(obj runtime.Object) []interface{} { return createdAtRow(&obj.(*rbacv1.Role).ObjectMeta) },
 	}
 }
@@ -76,7 +78,7 @@ func clusterRoleKind() *registry.Kind {
 			}
 			return errs
 		},
-		Columns: createdAtColumns,
+		Columns: createdAtColumns(),
 		Row:     func(obj runtime.Object) []interface{} { return createdAtRow(&obj.(*rbacv1.ClusterRole).ObjectMeta) },
 	}
 }
