@@ -97,9 +97,24 @@ func (c *Controller) enqueue(obj any) {
 	}
 }
 
+// contentRecheck is how often a namespace whose content is still going
+// away (pods terminating gracefully, finalizers) is looked at again.
+const contentRecheck = time.Second
+
 // Run runs workers until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	return controllerutil.RunWorkers(ctx, c.log, Name, c.queue, workers, c.sync, c.synced)
+	return controllerutil.RunWorkers(ctx, c.log, Name, c.queue, workers, c.syncOrRecheck, c.synced)
+}
+
+// syncOrRecheck runs sync; waiting for content to go is not a failure, so it
+// is rechecked on a timer rather than given up after the retry limit.
+func (c *Controller) syncOrRecheck(ctx context.Context, key string) error {
+	err := c.sync(ctx, key)
+	if errors.Is(err, ErrContentRemaining) {
+		c.queue.AddAfter(key, contentRecheck)
+		return nil
+	}
+	return err
 }
 
 func hasFinalizer(ns *corev1.Namespace) bool {
