@@ -11,8 +11,10 @@ import (
 	"k8s.io/client-go/util/workqueue"
 )
 
-// MaxRetries is how many times a key is retried with back-off before it is
-// dropped (a later event or resync brings it back).
+// MaxRetries is how many quick retries a failing key gets before its
+// failures are logged as warnings; it keeps being retried with the rate
+// limiter's growing back-off (capped at about 17 minutes), as upstream's
+// ReplicaSet and Job controllers do.
 const MaxRetries = 15
 
 // NewQueue returns a rate-limited workqueue named name.
@@ -60,17 +62,15 @@ func processNext(ctx context.Context, log *slog.Logger, name string, queue workq
 		queue.Forget(key)
 		return true
 	}
-	if queue.NumRequeues(key) < MaxRetries {
-		level := slog.LevelInfo
-		if apierrors.IsConflict(err) {
-			level = slog.LevelDebug
-		}
-		log.Log(ctx, level, "sync failed, requeuing", "controller", name, "key", key, "err", err, "took", time.Since(start))
-		queue.AddRateLimited(key)
-		return true
+	level := slog.LevelInfo
+	switch {
+	case apierrors.IsConflict(err):
+		level = slog.LevelDebug
+	case queue.NumRequeues(key) >= MaxRetries:
+		level = slog.LevelWarn
 	}
-	log.Warn("sync failed, dropping key", "controller", name, "key", key, "err", err)
-	queue.Forget(key)
+	log.Log(ctx, level, "sync failed, requeuing", "controller", name, "key", key, "err", err, "took", time.Since(start))
+	queue.AddRateLimited(key)
 	return true
 }
 
