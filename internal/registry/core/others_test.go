@@ -293,13 +293,25 @@ func TestQuotaAndLimitRange(t *testing.T) {
 	got := joinErrs(errStrings(qk.Validate(q)))
 	want := "spec.hard[pods]: Invalid value: \"1500m\": must be an integer\n" +
 		"spec.hard[requests.cpu]: Invalid value: \"-1\": must be greater than or equal to 0\n" +
-		"spec.hard[widgets]: Invalid value: \"widgets\": must be a standard resource type or fully qualified"
+		"spec.hard[widgets]: Invalid value: widgets: must be a standard resource type or fully qualified"
 	if got != want {
 		t.Errorf("quota:\n%s\nwant\n%s", got, want)
 	}
 	q.Status.Hard = corev1.ResourceList{"pods": resource.MustParse("10"), "limits.cpu": resource.MustParse("2"), "requests.memory": resource.MustParse("1Gi")}
 	q.Status.Used = corev1.ResourceList{"pods": resource.MustParse("3")}
 	if got := rowText(t, qk.Row(q), 0); got != "pods: 3/10, requests.memory: 0/1Gi|limits.cpu: 0/2" {
+		t.Errorf("quota row %q", got)
+	}
+	scoped := &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{
+		Hard:   corev1.ResourceList{corev1.ResourceServices: resource.MustParse("1")},
+		Scopes: []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort}}}
+	want = "spec.scopes: Invalid value: []v1.ResourceQuotaScope{\"BestEffort\", \"NotBestEffort\"}: unsupported scope applied to resource\n" +
+		"spec.scopes: Invalid value: []v1.ResourceQuotaScope{\"BestEffort\", \"NotBestEffort\"}: unsupported scope applied to resource\n" +
+		"spec.scopes: Invalid value: []v1.ResourceQuotaScope{\"BestEffort\", \"NotBestEffort\"}: conflicting scopes"
+	if got := joinErrs(errStrings(qk.Validate(scoped))); got != want {
+		t.Errorf("scopes:\n%s\nwant\n%s", got, want)
+	}
+	if got := rowText(t, qk.Row(q), 0); got == "" {
 		t.Errorf("quota row %q", got)
 	}
 
@@ -321,7 +333,9 @@ func TestQuotaAndLimitRange(t *testing.T) {
 		t.Errorf("valid limit range rejected: %v", errs)
 	}
 	lr.Spec.Limits[0].Min[corev1.ResourceCPU] = resource.MustParse("2")
-	if got := joinErrs(errStrings(lk.Validate(lr))); !strings.Contains(got, `spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1`) {
+	// Upstream passes the quantity itself, so the value prints as a Go struct.
+	if got := joinErrs(errStrings(lk.Validate(lr))); !strings.HasPrefix(got, `spec.limits[0].min[cpu]: Invalid value: resource.Quantity{`) ||
+		!strings.Contains(got, `: min value 2 is greater than max value 1`) {
 		t.Errorf("min > max: %q", got)
 	}
 	created := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)

@@ -127,6 +127,13 @@ func TestValidatePodSpec(t *testing.T) {
 			`spec.securityContext.sysctls[1].name: Invalid value: "Bad!": must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`,
 			`spec.securityContext.sysctls[3].name: Duplicate value: "kernel.shm_rmid_forced"`,
 		}},
+		{"hugepages alone", func(s *corev1.PodSpec) {
+			hp := corev1.ResourceList{"hugepages-2Mi": resource.MustParse("2Mi")}
+			s.Containers[0].Resources = corev1.ResourceRequirements{Limits: hp, Requests: hp}
+		}, []string{"spec.containers[0].resources: Forbidden: HugePages require cpu or memory"}},
+		{"unknown resource claim", func(s *corev1.PodSpec) {
+			s.Containers[0].Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
+		}, []string{`spec.containers[0].resources.claims[0]: Not found: "gpu": must be one of the names in pod.spec.resourceClaims which is empty`}},
 		{"port out of range", func(s *corev1.PodSpec) {
 			s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 70000, Protocol: "TCP"}}
 		}, []string{`spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive`}},

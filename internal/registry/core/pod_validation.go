@@ -26,6 +26,13 @@ const (
 	notInitRestartMsg    = "may not be set for init containers without restartPolicy=Always"
 )
 
+// podContext is what container checks need from the rest of the pod spec: its valid volumes
+// by name and its resource claim names.
+type podContext struct {
+	vols   map[string]corev1.VolumeSource
+	claims sets.Set[string]
+}
+
 // podOpts tells the pod spec checks where the spec sits.
 type podOpts struct {
 	// isPod: the spec belongs to a Pod (not a template), so defaults such as hostPort under
@@ -63,9 +70,12 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOpts) fi
 	}
 	vols, vErrs := validateVolumes(spec.Volumes, fldPath.Child("volumes"))
 	errs = append(errs, vErrs...)
-	errs = append(errs, validateContainers(spec.Containers, vols, spec.TerminationGracePeriodSeconds, fldPath.Child("containers"))...)
-	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, vols, spec.TerminationGracePeriodSeconds, fldPath.Child("initContainers"))...)
-	errs = append(errs, validateEphemeralContainers(spec, vols, fldPath.Child("ephemeralContainers"))...)
+	claims, cErrs := validatePodResourceClaims(spec.ResourceClaims, fldPath.Child("resourceClaims"))
+	errs = append(errs, cErrs...)
+	pc := podContext{vols: vols, claims: claims}
+	errs = append(errs, validateContainers(spec.Containers, pc, spec.TerminationGracePeriodSeconds, fldPath.Child("containers"))...)
+	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, spec.TerminationGracePeriodSeconds, fldPath.Child("initContainers"))...)
+	errs = append(errs, validateEphemeralContainers(spec, pc, fldPath.Child("ephemeralContainers"))...)
 	errs = append(errs, validateHostNetworkPorts(spec, fldPath, opts)...)
 	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, fldPath.Child("restartPolicy"))...)
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, fldPath.Child("dnsPolicy"))...)
@@ -633,7 +643,7 @@ func validateLocalNonReservedPath(target string, p *field.Path) field.ErrorList 
 	return errs
 }
 
-func validateContainers(cs []corev1.Container, vols map[string]corev1.VolumeSource, grace *int64, fldPath *field.Path) field.ErrorList {
+func validateContainers(cs []corev1.Container, pc podContext, grace *int64, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(cs) == 0 {
 		return append(errs, field.Required(fldPath, ""))
@@ -642,7 +652,7 @@ func validateContainers(cs []corev1.Container, vols map[string]corev1.VolumeSour
 	for i := range cs {
 		c := &cs[i]
 		p := fldPath.Index(i)
-		errs = append(errs, validateContainerCommon(c, vols, p)...)
+		errs = append(errs, validateContainerCommon(c, pc, p)...)
 		if names.Has(c.Name) {
 			errs = append(errs, field.Duplicate(p.Child("name"), c.Name))
 		} else {
@@ -662,7 +672,7 @@ func validateContainers(cs []corev1.Container, vols map[string]corev1.VolumeSour
 	return errs
 }
 
-func validateInitContainers(cs, regular []corev1.Container, vols map[string]corev1.VolumeSource, grace *int64, fldPath *field.Path) field.ErrorList {
+func validateInitContainers(cs, regular []corev1.Container, pc podContext, grace *int64, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(cs) == 0 {
 		return nil
@@ -674,7 +684,7 @@ func validateInitContainers(cs, regular []corev1.Container, vols map[string]core
 	for i := range cs {
 		c := &cs[i]
 		p := fldPath.Index(i)
-		errs = append(errs, validateContainerCommon(c, vols, p)...)
+		errs = append(errs, validateContainerCommon(c, pc, p)...)
 		restartAlways := false
 		if c.RestartPolicy != nil {
 			if *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
@@ -713,7 +723,7 @@ func validateInitContainers(cs, regular []corev1.Container, vols map[string]core
 	return errs
 }
 
-func validateEphemeralContainers(spec *corev1.PodSpec, vols map[string]corev1.VolumeSource, fldPath *field.Path) field.ErrorList {
+func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(spec.EphemeralContainers) == 0 {
 		return nil
@@ -729,7 +739,7 @@ func validateEphemeralContainers(spec *corev1.PodSpec, vols map[string]corev1.Vo
 		ec := &spec.EphemeralContainers[i]
 		p := fldPath.Index(i)
 		c := corev1.Container(ec.EphemeralContainerCommon)
-		errs = append(errs, validateContainerCommon(&c, vols, p)...)
+		errs = append(errs, validateContainerCommon(&c, pc, p)...)
 		if names.Has(ec.Name) {
 			errs = append(errs, field.Duplicate(p.Child("name"), ec.Name))
 		} else {
@@ -754,7 +764,7 @@ func validateEphemeralContainers(spec *corev1.PodSpec, vols map[string]corev1.Vo
 	return errs
 }
 
-func validateContainerCommon(c *corev1.Container, vols map[string]corev1.VolumeSource, p *field.Path) field.ErrorList {
+func validateContainerCommon(c *corev1.Container, pc podContext, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	namePath := p.Child("name")
 	if c.Name == "" {
@@ -776,7 +786,7 @@ func validateContainerCommon(c *corev1.Container, vols map[string]corev1.VolumeS
 	errs = append(errs, validateContainerPorts(c.Ports, p.Child("ports"))...)
 	errs = append(errs, validateEnv(c.Env, p.Child("env"))...)
 	errs = append(errs, validateEnvFrom(c.EnvFrom, p.Child("envFrom"))...)
-	errs = append(errs, validateVolumeMounts(c.VolumeMounts, vols, p.Child("volumeMounts"))...)
+	errs = append(errs, validateVolumeMounts(c.VolumeMounts, pc.vols, p.Child("volumeMounts"))...)
 	switch c.ImagePullPolicy {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	case "":
@@ -785,7 +795,7 @@ func validateContainerCommon(c *corev1.Container, vols map[string]corev1.VolumeS
 		errs = append(errs, field.NotSupported(p.Child("imagePullPolicy"), c.ImagePullPolicy,
 			[]corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
 	}
-	errs = append(errs, validateResourceRequirements(&c.Resources, p.Child("resources"))...)
+	errs = append(errs, validateResourceRequirements(&c.Resources, pc.claims, p.Child("resources"))...)
 	errs = append(errs, validateContainerSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 	return errs
 }
@@ -1302,14 +1312,14 @@ func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
 func validateResourceName(name corev1.ResourceName, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range validation.IsQualifiedName(string(name)) {
-		errs = append(errs, field.Invalid(p, string(name), msg))
+		errs = append(errs, field.Invalid(p, name, msg))
 	}
 	if len(errs) != 0 {
 		return errs
 	}
 	if !strings.Contains(string(name), "/") {
 		for _, msg := range validation.IsQualifiedName("kubernetes.io/" + string(name)) {
-			errs = append(errs, field.Invalid(p, string(name), msg))
+			errs = append(errs, field.Invalid(p, name, msg))
 		}
 	}
 	return errs
@@ -1319,10 +1329,10 @@ func validateContainerResourceName(name corev1.ResourceName, p *field.Path) fiel
 	errs := validateResourceName(name, p)
 	if !strings.Contains(string(name), "/") {
 		if !isStandardContainerResource(name) {
-			return append(errs, field.Invalid(p, string(name), "must be a standard resource for containers"))
+			return append(errs, field.Invalid(p, name, "must be a standard resource for containers"))
 		}
 	} else if !isNativeResource(name) && !isExtendedResource(name) {
-		return append(errs, field.Invalid(p, string(name), "doesn't follow extended resource name standard"))
+		return append(errs, field.Invalid(p, name, "doesn't follow extended resource name standard"))
 	}
 	return errs
 }
@@ -1338,7 +1348,7 @@ func validateResourceQuantityValue(name corev1.ResourceName, q resource.Quantity
 	return errs
 }
 
-func validateResourceRequirements(r *corev1.ResourceRequirements, fldPath *field.Path) field.ErrorList {
+func validateResourceRequirements(r *corev1.ResourceRequirements, claimNames sets.Set[string], fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	limPath := fldPath.Child("limits")
 	reqPath := fldPath.Child("requests")
@@ -1363,11 +1373,19 @@ func validateResourceRequirements(r *corev1.ResourceRequirements, fldPath *field
 			errs = append(errs, field.Required(limPath, "Limit must be set for non overcommitable resources"))
 		}
 	}
-	for i, c := range r.Claims {
-		if c.Name == "" {
-			errs = append(errs, field.Required(fldPath.Child("claims").Index(i).Child("name"), ""))
-		}
+	hugeLim, hugeReq, cpuMem := false, false, false
+	for name := range r.Limits {
+		hugeLim = hugeLim || isHugePageResource(name)
+		cpuMem = cpuMem || name == corev1.ResourceCPU || name == corev1.ResourceMemory
 	}
+	for name := range r.Requests {
+		hugeReq = hugeReq || isHugePageResource(name)
+		cpuMem = cpuMem || name == corev1.ResourceCPU || name == corev1.ResourceMemory
+	}
+	if !cpuMem && (hugeLim || hugeReq) {
+		errs = append(errs, field.Forbidden(fldPath, "HugePages require cpu or memory"))
+	}
+	errs = append(errs, validateResourceClaimNames(r.Claims, claimNames, fldPath.Child("claims"))...)
 	return errs
 }
 
@@ -1597,4 +1615,62 @@ func validateSysctls(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 		seen.Insert(s.Name)
 	}
 	return errs
+}
+
+// validateResourceClaimNames checks resources.claims: names required, unique, and among the
+// pod's spec.resourceClaims.
+func validateResourceClaimNames(claims []corev1.ResourceClaim, podClaims sets.Set[string], p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, c := range claims {
+		if c.Name == "" {
+			errs = append(errs, field.Required(p.Index(i), ""))
+			continue
+		}
+		key := c.Name
+		if c.Request != "" {
+			errs = append(errs, validateDNS1123Label(c.Request, p.Index(i).Child("request"))...)
+			key += "/" + c.Request
+		}
+		if seen.Has(key) {
+			errs = append(errs, field.Duplicate(p.Index(i), key))
+		}
+		seen.Insert(key)
+		if !podClaims.Has(c.Name) {
+			e := field.NotFound(p.Index(i), c.Name)
+			e.Detail = "must be one of the names in pod.spec.resourceClaims"
+			if podClaims.Len() == 0 {
+				e.Detail += " which is empty"
+			} else {
+				e.Detail += ": " + strings.Join(sets.List(podClaims), ", ")
+			}
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// validatePodResourceClaims checks spec.resourceClaims and returns their names.
+func validatePodResourceClaims(claims []corev1.PodResourceClaim, p *field.Path) (sets.Set[string], field.ErrorList) {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, c := range claims {
+		cp := p.Index(i)
+		switch {
+		case c.Name == "":
+			errs = append(errs, field.Required(cp.Child("name"), ""))
+		case names.Has(c.Name):
+			errs = append(errs, field.Duplicate(cp.Child("name"), c.Name))
+		default:
+			errs = append(errs, validateDNS1123Label(c.Name, cp.Child("name"))...)
+			names.Insert(c.Name)
+		}
+		if c.ResourceClaimName != nil && c.ResourceClaimTemplateName != nil {
+			errs = append(errs, field.Invalid(cp, c, "at most one of `resourceClaimName` or `resourceClaimTemplateName` may be specified"))
+		}
+		if c.ResourceClaimName == nil && c.ResourceClaimTemplateName == nil {
+			errs = append(errs, field.Invalid(cp, c, "must specify one of: `resourceClaimName`, `resourceClaimTemplateName`"))
+		}
+	}
+	return names, errs
 }

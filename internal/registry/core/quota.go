@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/bosun-k8s/bosun/internal/registry"
@@ -49,7 +50,7 @@ func validateQuotaResourceList(l corev1.ResourceList, p *field.Path) field.Error
 		rp := p.Key(string(name))
 		errs = append(errs, validateResourceName(name, rp)...)
 		if !strings.Contains(string(name), "/") && !isStandardQuotaResource(name) {
-			errs = append(errs, field.Invalid(rp, string(name), isInvalidQuotaResource))
+			errs = append(errs, field.Invalid(rp, name, isInvalidQuotaResource))
 		}
 		q := l[name]
 		errs = append(errs, validateResourceQuantityValue(name, q, rp)...)
@@ -68,14 +69,28 @@ func quotaScopes() []corev1.ResourceQuotaScope {
 
 func validateQuotaSpec(s *corev1.ResourceQuotaSpec, p *field.Path) field.ErrorList {
 	errs := validateQuotaResourceList(s.Hard, p.Child("hard"))
+	scopesPath := p.Child("scopes")
+	seen := sets.New[corev1.ResourceQuotaScope]()
 	for _, sc := range s.Scopes {
 		ok := false
 		for _, v := range quotaScopes() {
 			ok = ok || v == sc
 		}
 		if !ok {
-			errs = append(errs, field.Invalid(p.Child("scopes"), s.Scopes, "unsupported scope"))
+			errs = append(errs, field.Invalid(scopesPath, s.Scopes, "unsupported scope"))
 		}
+		for _, name := range sortedResourceNames(s.Hard) {
+			if isStandardQuotaResource(name) && !scopeValidForResource(sc, name) {
+				errs = append(errs, field.Invalid(scopesPath, s.Scopes, "unsupported scope applied to resource"))
+			}
+		}
+		seen.Insert(sc)
+	}
+	if seen.HasAll(corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort) {
+		errs = append(errs, field.Invalid(scopesPath, s.Scopes, "conflicting scopes"))
+	}
+	if seen.HasAll(corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating) {
+		errs = append(errs, field.Invalid(scopesPath, s.Scopes, "conflicting scopes"))
 	}
 	if s.ScopeSelector != nil {
 		for i, r := range s.ScopeSelector.MatchExpressions {
@@ -124,15 +139,8 @@ func resourceQuotaKind() *registry.Kind {
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			q, o := obj.(*corev1.ResourceQuota), old.(*corev1.ResourceQuota)
 			var errs field.ErrorList
-			if len(q.Spec.Scopes) != len(o.Spec.Scopes) {
+			if !sets.New(q.Spec.Scopes...).Equal(sets.New(o.Spec.Scopes...)) {
 				errs = append(errs, field.Invalid(field.NewPath("spec", "scopes"), q.Spec.Scopes, "field is immutable"))
-			} else {
-				for i := range q.Spec.Scopes {
-					if q.Spec.Scopes[i] != o.Spec.Scopes[i] {
-						errs = append(errs, field.Invalid(field.NewPath("spec", "scopes"), q.Spec.Scopes, "field is immutable"))
-						break
-					}
-				}
 			}
 			return errs
 		},
@@ -219,26 +227,30 @@ func defaultLimitRange(l *corev1.LimitRange) {
 
 func validateLimitRange(l *corev1.LimitRange) field.ErrorList {
 	var errs field.ErrorList
-	limitsPath := field.NewPath("spec", "limits")
-	seenTypes := sets.New[corev1.LimitType]()
-	for i, it := range l.Spec.Limits {
-		p := limitsPath.Index(i)
-		if seenTypes.Has(it.Type) {
+	fldPath := field.NewPath("spec", "limits")
+	seenTypes := map[corev1.LimitType]bool{}
+	for i := range l.Spec.Limits {
+		p := fldPath.Index(i)
+		it := &l.Spec.Limits[i]
+		errs = append(errs, validateLimitTypeName(it.Type, p.Child("type"))...)
+		if seenTypes[it.Type] {
 			errs = append(errs, field.Duplicate(p.Child("type"), it.Type))
 		}
-		seenTypes.Insert(it.Type)
-		switch it.Type {
-		case corev1.LimitTypePod, corev1.LimitTypeContainer, corev1.LimitTypePersistentVolumeClaim:
-		default:
-			errs = append(errs, field.NotSupported(p.Child("type"), it.Type,
-				[]corev1.LimitType{corev1.LimitTypeContainer, corev1.LimitTypePersistentVolumeClaim, corev1.LimitTypePod}))
-		}
-		for name, lists := range map[string]corev1.ResourceList{"max": it.Max, "min": it.Min, "default": it.Default,
-			"defaultRequest": it.DefaultRequest, "maxLimitRequestRatio": it.MaxLimitRequestRatio} {
-			for _, rn := range sortedResourceNames(lists) {
-				errs = append(errs, validateResourceName(rn, p.Child(name).Key(string(rn)))...)
+		seenTypes[it.Type] = true
+
+		keys := sets.New[string]()
+		collect := func(list corev1.ResourceList, child string) map[string]resource.Quantity {
+			out := map[string]resource.Quantity{}
+			for _, k := range sortedResourceNames(list) {
+				errs = append(errs, validateLimitRangeResourceName(it.Type, k, p.Child(child).Key(string(k)))...)
+				keys.Insert(string(k))
+				out[string(k)] = list[k]
 			}
+			return out
 		}
+		maxes := collect(it.Max, "max")
+		mins := collect(it.Min, "min")
+		defaults, defaultRequests := map[string]resource.Quantity{}, map[string]resource.Quantity{}
 		if it.Type == corev1.LimitTypePod {
 			if len(it.Default) > 0 {
 				errs = append(errs, field.Forbidden(p.Child("default"), "may not be specified when `type` is 'Pod'"))
@@ -246,47 +258,107 @@ func validateLimitRange(l *corev1.LimitRange) field.ErrorList {
 			if len(it.DefaultRequest) > 0 {
 				errs = append(errs, field.Forbidden(p.Child("defaultRequest"), "may not be specified when `type` is 'Pod'"))
 			}
+		} else {
+			defaults = collect(it.Default, "default")
+			defaultRequests = collect(it.DefaultRequest, "defaultRequest")
 		}
-		for _, rn := range sortedResourceNames(it.Min) {
-			minQ := it.Min[rn]
-			if maxQ, ok := it.Max[rn]; ok && minQ.Cmp(maxQ) > 0 {
-				errs = append(errs, field.Invalid(p.Child("min").Key(string(rn)), minQ.String(),
-					fmt.Sprintf("min value %s is greater than max value %s", minQ.String(), maxQ.String())))
-			}
-		}
-		for _, rn := range sortedResourceNames(it.DefaultRequest) {
-			dr := it.DefaultRequest[rn]
-			if maxQ, ok := it.Max[rn]; ok && dr.Cmp(maxQ) > 0 {
-				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(string(rn)), dr.String(),
-					fmt.Sprintf("default request value %s is greater than max value %s", dr.String(), maxQ.String())))
-			}
-			if d, ok := it.Default[rn]; ok && dr.Cmp(d) > 0 {
-				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(string(rn)), dr.String(),
-					fmt.Sprintf("default request value %s is greater than default limit value %s", dr.String(), d.String())))
-			}
-			if minQ, ok := it.Min[rn]; ok && minQ.Cmp(dr) > 0 {
-				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(string(rn)), dr.String(),
-					fmt.Sprintf("min value %s is greater than default request value %s", minQ.String(), dr.String())))
+		if it.Type == corev1.LimitTypePersistentVolumeClaim {
+			_, minOK := it.Min[corev1.ResourceStorage]
+			_, maxOK := it.Max[corev1.ResourceStorage]
+			if !minOK && !maxOK {
+				errs = append(errs, field.Required(p.Child("limits"), "either minimum or maximum storage value is required, but neither was provided"))
 			}
 		}
-		for _, rn := range sortedResourceNames(it.Default) {
-			d := it.Default[rn]
-			if maxQ, ok := it.Max[rn]; ok && d.Cmp(maxQ) > 0 {
-				errs = append(errs, field.Invalid(p.Child("default").Key(string(rn)), d.String(),
-					fmt.Sprintf("default value %s is greater than max value %s", d.String(), maxQ.String())))
+		ratios := collect(it.MaxLimitRequestRatio, "maxLimitRequestRatio")
+
+		for _, k := range sets.List(keys) {
+			minQ, minOK := mins[k]
+			maxQ, maxOK := maxes[k]
+			defQ, defOK := defaults[k]
+			reqQ, reqOK := defaultRequests[k]
+			ratio, ratioOK := ratios[k]
+			if minOK && maxOK && minQ.Cmp(maxQ) > 0 {
+				errs = append(errs, field.Invalid(p.Child("min").Key(k), minQ, fmt.Sprintf("min value %s is greater than max value %s", minQ.String(), maxQ.String())))
 			}
-			if minQ, ok := it.Min[rn]; ok && minQ.Cmp(d) > 0 {
-				errs = append(errs, field.Invalid(p.Child("default").Key(string(rn)), d.String(),
-					fmt.Sprintf("min value %s is greater than default value %s", minQ.String(), d.String())))
+			if reqOK && minOK && minQ.Cmp(reqQ) > 0 {
+				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(k), reqQ, fmt.Sprintf("min value %s is greater than default request value %s", minQ.String(), reqQ.String())))
 			}
-		}
-		for _, rn := range sortedResourceNames(it.MaxLimitRequestRatio) {
-			r := it.MaxLimitRequestRatio[rn]
-			if r.Cmp(*resource.NewQuantity(1, resource.DecimalSI)) < 0 {
-				errs = append(errs, field.Invalid(p.Child("maxLimitRequestRatio").Key(string(rn)), r.String(),
-					fmt.Sprintf("ratio %s is less than 1", r.String())))
+			if reqOK && maxOK && reqQ.Cmp(maxQ) > 0 {
+				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(k), reqQ, fmt.Sprintf("default request value %s is greater than max value %s", reqQ.String(), maxQ.String())))
+			}
+			if reqOK && defOK && reqQ.Cmp(defQ) > 0 {
+				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(k), reqQ, fmt.Sprintf("default request value %s is greater than default limit value %s", reqQ.String(), defQ.String())))
+			}
+			if defOK && minOK && minQ.Cmp(defQ) > 0 {
+				errs = append(errs, field.Invalid(p.Child("default").Key(k), minQ, fmt.Sprintf("min value %s is greater than default value %s", minQ.String(), defQ.String())))
+			}
+			if defOK && maxOK && defQ.Cmp(maxQ) > 0 {
+				errs = append(errs, field.Invalid(p.Child("default").Key(k), maxQ, fmt.Sprintf("default value %s is greater than max value %s", defQ.String(), maxQ.String())))
+			}
+			if ratioOK && ratio.Cmp(*resource.NewQuantity(1, resource.DecimalSI)) < 0 {
+				errs = append(errs, field.Invalid(p.Child("maxLimitRequestRatio").Key(k), ratio, fmt.Sprintf("ratio %s is less than 1", ratio.String())))
+			}
+			if ratioOK && minOK && maxOK {
+				r := float64(ratio.Value())
+				lo, hi := minQ.Value(), maxQ.Value()
+				if ratio.Value() < resource.MaxMilliValue && lo < resource.MaxMilliValue && hi < resource.MaxMilliValue {
+					r = float64(ratio.MilliValue()) / 1000
+					lo, hi = minQ.MilliValue(), maxQ.MilliValue()
+				}
+				if limit := float64(hi) / float64(lo); r > limit {
+					errs = append(errs, field.Invalid(p.Child("maxLimitRequestRatio").Key(k), ratio, fmt.Sprintf("ratio %s is greater than max/min = %f", ratio.String(), limit)))
+				}
+			}
+			if !isOvercommitAllowed(corev1.ResourceName(k)) && defOK && reqOK && defQ.Cmp(reqQ) != 0 {
+				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(k), reqQ, fmt.Sprintf("default value %s must equal to defaultRequest value %s in %s", defQ.String(), reqQ.String(), k)))
 			}
 		}
 	}
 	return errs
+}
+
+func validateLimitTypeName(t corev1.LimitType, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsQualifiedName(string(t)) {
+		errs = append(errs, field.Invalid(p, t, msg))
+	}
+	if len(errs) != 0 {
+		return errs
+	}
+	if !strings.Contains(string(t), "/") {
+		switch t {
+		case corev1.LimitTypePod, corev1.LimitTypeContainer, corev1.LimitTypePersistentVolumeClaim:
+		default:
+			errs = append(errs, field.Invalid(p, t, "must be a standard limit type or fully qualified"))
+		}
+	}
+	return errs
+}
+
+func validateLimitRangeResourceName(t corev1.LimitType, name corev1.ResourceName, p *field.Path) field.ErrorList {
+	switch t {
+	case corev1.LimitTypePod, corev1.LimitTypeContainer:
+		return validateContainerResourceName(name, p)
+	}
+	return validateResourceName(name, p)
+}
+
+// scopeValidForResource: pod scopes limit only pod counts and pod compute resources;
+// BestEffort only pod counts.
+func scopeValidForResource(sc corev1.ResourceQuotaScope, name corev1.ResourceName) bool {
+	count := name == corev1.ResourcePods
+	compute := false
+	switch name {
+	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceLimitsCPU, corev1.ResourceLimitsMemory,
+		corev1.ResourceRequestsCPU, corev1.ResourceRequestsMemory:
+		compute = true
+	}
+	switch sc {
+	case corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating, corev1.ResourceQuotaScopeNotBestEffort,
+		corev1.ResourceQuotaScopePriorityClass, corev1.ResourceQuotaScopeCrossNamespacePodAffinity:
+		return count || compute
+	case corev1.ResourceQuotaScopeBestEffort:
+		return count
+	}
+	return true
 }
