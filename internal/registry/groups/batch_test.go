@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // zone tests must not depend on the machine's zoneinfo
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -331,6 +332,28 @@ func TestCronSchedule(t *testing.T) {
 			t.Errorf("%q after %s = %s, want %s", tc.spec, tc.from, got.Format("2006-01-02 15:04"), tc.next)
 		}
 	}
+	// a zone in the spec wins over the zone of the time given; the answer keeps the latter
+	tokyo, err := ParseCronSchedule("CRON_TZ=Asia/Tokyo 0 9 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tokyo.Next(at("2026-03-01 10:00")); !got.Equal(at("2026-03-02 00:00")) || got.Location() != time.UTC {
+		t.Errorf("09:00 Tokyo after 10:00 UTC = %s", got)
+	}
+	// across a daylight saving change: 02:30 does not exist in Berlin on 2026-03-29
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily, _ := ParseCronSchedule("30 2 * * *")
+	got := daily.Next(time.Date(2026, 3, 28, 12, 0, 0, 0, berlin))
+	if got.Before(time.Date(2026, 3, 29, 0, 0, 0, 0, berlin)) || got.After(time.Date(2026, 3, 30, 2, 30, 0, 0, berlin)) {
+		t.Errorf("02:30 daily across the spring change = %s", got)
+	}
+	if _, err := ParseCronSchedule("TZ=Nowhere/Land 0 * * * *"); err == nil || !strings.HasPrefix(err.Error(), "provided bad location Nowhere/Land: ") {
+		t.Errorf("bad location: %v", err)
+	}
+
 	for spec, msg := range map[string]string{
 		"":              "empty spec string",
 		"* * * *":       "expected exactly 5 fields, found 4: [* * * *]",
