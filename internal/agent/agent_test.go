@@ -206,6 +206,9 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Errorf("lease: %+v, %v", lease, err)
 	}
 
+	if _, err := ts.Client.CoreV1().Pods("default").Create(ctx, helloPod("elsewhere", "no-such-node"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	created, err := ts.Client.CoreV1().Pods("default").Create(ctx, helloPod("hello-e2e", n.name), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +220,9 @@ func TestAgentEndToEnd(t *testing.T) {
 	})
 	if pod.Status.HostIP != "127.0.0.1" || len(pod.Status.ContainerStatuses) != 1 || pod.Status.ContainerStatuses[0].ImageID == "" {
 		t.Errorf("status: %+v", pod.Status)
+	}
+	if other, err := ts.Client.CoreV1().Pods("default").Get(ctx, "elsewhere", metav1.GetOptions{}); err != nil || other.Status.PodIP != "" || other.Status.StartTime != nil {
+		t.Errorf("the kubelet touched a pod of another node: %+v, %v", other.Status, err)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pod.Status.PodIP + ":8080/")
 	if err != nil {

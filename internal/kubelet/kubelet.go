@@ -240,7 +240,7 @@ func needsSync(old, cur *v1.Pod) bool {
 
 func (k *Kubelet) podChanged(obj any, kick bool) {
 	pod, ok := obj.(*v1.Pod)
-	if !ok {
+	if !ok || pod.Spec.NodeName != k.cfg.NodeName {
 		return
 	}
 	k.mu.Lock()
