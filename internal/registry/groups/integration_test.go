@@ -86,6 +86,40 @@ func TestAgainstAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("status and scale of other workloads", func(t *testing.T) {
+		d, err := c.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("get: %v", err)
+		}
+		d.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 2}
+		if _, err := c.AppsV1().Deployments("default").UpdateStatus(ctx, d, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) ||
+			!strings.Contains(err.Error(), "status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas") {
+			t.Errorf("bad status: %v", err)
+		}
+
+		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent"}, Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template(labels, "")}}
+		got, err := c.AppsV1().DaemonSets("default").Create(ctx, ds, metav1.CreateOptions{})
+		if err != nil || got.Annotations["deprecated.daemonset.template.generation"] != "1" {
+			t.Fatalf("daemonset: annotations %v, err %v", got.GetAnnotations(), err)
+		}
+		got.Spec.Template.Spec.Containers[0].Image = "bosun.local/hello:v2"
+		got, err = c.AppsV1().DaemonSets("default").Update(ctx, got, metav1.UpdateOptions{})
+		if err != nil || got.Annotations["deprecated.daemonset.template.generation"] != "2" || got.Generation != 2 {
+			t.Fatalf("daemonset update: generation %d annotations %v, err %v", got.GetGeneration(), got.GetAnnotations(), err)
+		}
+
+		sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db"}, Spec: appsv1.StatefulSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template(labels, "")}}
+		if _, err := c.AppsV1().StatefulSets("default").Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("statefulset: %v", err)
+		}
+		sc, err := c.AppsV1().StatefulSets("default").GetScale(ctx, "db", metav1.GetOptions{})
+		if err != nil || sc.Spec.Replicas != 1 || sc.Status.Selector != "app=web" {
+			t.Fatalf("statefulset scale: %+v, err %v", sc, err)
+		}
+	})
+
 	t.Run("422 worded as upstream", func(t *testing.T) {
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "bad"}, Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template(map[string]string{"app": "other"}, "")}}
