@@ -162,10 +162,17 @@ func TestFenceInNamespace(t *testing.T) {
 	}
 	ns := netharness.New(t)
 	ctx := context.Background()
+	if err := ns.WatchLeaks(); err != nil {
+		t.Fatal(err)
+	}
 
-	// Without the fence: nothing answers, the connection attempt times out.
+	// Without the fence: nothing answers, the connection attempt times
+	// out, and its SYN reached the blackhole: it would have left.
 	if err := dialIn(t, ns, "tcp", "10.43.0.99:80", time.Second); !isTimeout(err) {
 		t.Fatalf("without fence: dial 10.43.0.99:80 = %v, want a timeout (packet routed to the blackhole)", err)
+	}
+	if n, err := ns.Leaks(); err != nil || n == 0 {
+		t.Fatalf("without fence: leaks = %d, %v; want the SYN counted", n, err)
 	}
 
 	f, err := New(Config{ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: ns.Path})
@@ -192,6 +199,10 @@ func TestFenceInNamespace(t *testing.T) {
 		{"tcp", "10.42.7.9:8080", syscall.ECONNREFUSED},
 		// A locally generated datagram is refused at send time.
 		{"udp", "10.43.0.10:53", syscall.EPERM},
+	}
+	leaksBefore, err := ns.Leaks()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range cases {
 		err := dialIn(t, ns, c.network, c.addr, 30*time.Second)
@@ -233,6 +244,10 @@ func TestFenceInNamespace(t *testing.T) {
 	}
 	if svc2 < svc+2 || pod2 < pod+2 {
 		t.Errorf("counters after pod traffic svc=%d pod=%d, want ≥%d and ≥%d", svc2, pod2, svc+2, pod+2)
+	}
+	// Nothing the fence refused reached the wire.
+	if n, err := ns.Leaks(); err != nil || n != leaksBefore {
+		t.Errorf("leaks with the fence: %d → %d (%v)", leaksBefore, n, err)
 	}
 
 	// A known node subnet is let through (and then dies in the blackhole,

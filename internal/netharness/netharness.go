@@ -10,6 +10,15 @@
 // traffic for the pod or service range therefore hangs and fails rather than
 // sending anything out of the host's eth0.
 //
+// WatchLeaks turns the blackhole into a leak detector: the gateway gets a
+// permanent neighbour entry, so leaked packets are really sent on the veth,
+// and an ingress counter on the peer counts them (Leaks) — a test can then
+// assert that nothing tried to leave.
+//
+// AddPod and AddOutside attach further namespaces standing for pods (on a
+// bridge, as the CNI bridge plugin would) and for machines outside the
+// cluster.
+//
 // Enter the namespace with Command (which wraps the process in
 // `nsenter --net=PATH`, not `ip netns exec`, which remounts /sys) or, for
 // in-process code, with Do, which runs a function on a locked OS thread

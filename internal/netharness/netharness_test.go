@@ -111,3 +111,52 @@ func TestPodReachesNode(t *testing.T) {
 		t.Fatalf("pod to pod: %q %v", got, err)
 	}
 }
+
+// TestLeaksCounted checks the leak detector: a packet routed off the
+// machine is counted as it reaches the blackhole, and nothing else is.
+func TestLeaksCounted(t *testing.T) {
+	ns := New(t)
+	if err := ns.WatchLeaks(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ns.Leaks(); err != nil || n != 0 {
+		t.Fatalf("leaks at start = %d, %v", n, err)
+	}
+	// Loopback traffic is not a leak.
+	if err := ns.Do(func() error {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ns.Leaks(); n != 0 {
+		t.Errorf("loopback counted as %d leaks", n)
+	}
+	// An off-machine destination is sent to the blackhole and counted.
+	ns.Do(func() error {
+		_, err := net.DialTimeout("tcp", "10.43.0.1:443", time.Second)
+		return err
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := ns.Leaks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("leaked SYN not counted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
