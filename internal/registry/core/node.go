@@ -59,11 +59,15 @@ func nodeKind() *registry.Kind {
 
 func validateNode(n *corev1.Node) field.ErrorList {
 	var errs field.ErrorList
+	// Upstream reports taints under "metadata" and resources as child fields, not keys.
+	if len(n.Spec.Taints) > 0 {
+		errs = append(errs, validateNodeTaints(n.Spec.Taints, field.NewPath("metadata", "taints"))...)
+	}
 	for _, name := range sortedResourceNames(n.Status.Capacity) {
-		errs = append(errs, validateResourceQuantityValue(name, n.Status.Capacity[name], field.NewPath("status", "capacity").Key(string(name)))...)
+		errs = append(errs, validateResourceQuantityValue(name, n.Status.Capacity[name], field.NewPath("status", "capacity", string(name)))...)
 	}
 	for _, name := range sortedResourceNames(n.Status.Allocatable) {
-		errs = append(errs, validateResourceQuantityValue(name, n.Status.Allocatable[name], field.NewPath("status", "allocatable").Key(string(name)))...)
+		errs = append(errs, validateResourceQuantityValue(name, n.Status.Allocatable[name], field.NewPath("status", "allocatable", string(name)))...)
 	}
 	cidrs := field.NewPath("spec", "podCIDRs")
 	for i, c := range n.Spec.PodCIDRs {
@@ -79,8 +83,14 @@ func validateNode(n *corev1.Node) field.ErrorList {
 		if len(n.Spec.PodCIDRs) > 2 || v4 != 1 {
 			errs = append(errs, field.Invalid(cidrs, n.Spec.PodCIDRs, "may specify no more than one CIDR for each IP family"))
 		}
+		seen := sets.New[string]()
+		for i, c := range n.Spec.PodCIDRs {
+			if seen.Has(c) {
+				errs = append(errs, field.Duplicate(cidrs.Index(i), c))
+			}
+			seen.Insert(c)
+		}
 	}
-	errs = append(errs, validateNodeTaints(n.Spec.Taints, field.NewPath("spec", "taints"))...)
 	return errs
 }
 

