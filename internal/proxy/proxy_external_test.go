@@ -45,6 +45,14 @@ func serveWho(t *testing.T, ns *netharness.NS, addr, name string) {
 // node's endpoint, with the client's address preserved.
 func TestExternalTraffic(t *testing.T) {
 	node := netharness.New(t)
+	if err := node.WatchLeaks(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n, err := node.Leaks(); err != nil || n != 0 {
+			t.Errorf("%d packets reached the blackhole (%v)", n, err)
+		}
+	})
 	subnet := netip.MustParsePrefix("10.42.0.0/24")
 	local := node.AddPod(t, subnet, netip.MustParseAddr("10.42.0.5"))
 	remote := node.AddPod(t, subnet, netip.MustParseAddr("10.42.0.6")) // listed as on node-b

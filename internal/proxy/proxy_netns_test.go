@@ -111,6 +111,14 @@ func fmtMap(m map[string]int) string {
 
 func TestProxyInNamespace(t *testing.T) {
 	node := netharness.New(t)
+	if err := node.WatchLeaks(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n, err := node.Leaks(); err != nil || n != 0 {
+			t.Errorf("%d packets reached the blackhole (%v)", n, err)
+		}
+	})
 	subnet := netip.MustParsePrefix("10.42.0.0/24")
 	podA := node.AddPod(t, subnet, netip.MustParseAddr("10.42.0.5"))
 	podB := node.AddPod(t, subnet, netip.MustParseAddr("10.42.0.6"))
