@@ -183,6 +183,14 @@ func TestPriorityClass(t *testing.T) {
 	if errs := create(k, &schedulingv1.PriorityClass{ObjectMeta: meta("system-node-critical"), Value: 2000001000}); len(errs) != 0 {
 		t.Errorf("built-in class rejected: %v", errs)
 	}
+	for _, sys := range SystemPriorityClasses() {
+		if errs := create(k, sys); len(errs) != 0 {
+			t.Errorf("%s rejected: %v", sys.Name, errs)
+		}
+	}
+	if got := SystemPriorityClasses(); len(got) != 2 || got[0].Name != "system-node-critical" || got[0].Value != 2000001000 || got[1].Value != 2000000000 {
+		t.Errorf("system classes: %+v", got)
+	}
 	up := pc.DeepCopy()
 	up.Value = 5
 	wantErrs(t, update(k, up, pc), "value: Forbidden: may not be changed in an update.")

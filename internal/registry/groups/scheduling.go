@@ -20,11 +20,28 @@ const (
 )
 
 var systemPriorityClasses = []struct {
-	name  string
-	value int32
+	name, description string
+	value             int32
 }{
-	{"system-node-critical", 2000001000},
-	{"system-cluster-critical", 2000000000},
+	{"system-node-critical", "Used for system critical pods that must not be moved from their current node.", 2000001000},
+	{"system-cluster-critical", "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.", 2000000000},
+}
+
+// SystemPriorityClasses returns the two priority classes upstream's API server creates at
+// start when they are missing (system-node-critical and system-cluster-critical), as new
+// objects ready to be created.
+func SystemPriorityClasses() []*schedulingv1.PriorityClass {
+	var out []*schedulingv1.PriorityClass
+	for _, s := range systemPriorityClasses {
+		out = append(out, &schedulingv1.PriorityClass{
+			TypeMeta:         metav1.TypeMeta{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass"},
+			ObjectMeta:       metav1.ObjectMeta{Name: s.name},
+			Value:            s.value,
+			Description:      s.description,
+			PreemptionPolicy: ptrTo(corev1.PreemptLowerPriority),
+		})
+	}
+	return out
 }
 
 func schedulingKinds() []*registry.Kind { return []*registry.Kind{priorityClassKind()} }
