@@ -29,8 +29,9 @@ const (
 // podContext is what container checks need from the rest of the pod spec: its valid volumes
 // by name and its resource claim names.
 type podContext struct {
-	vols   map[string]corev1.VolumeSource
-	claims sets.Set[string]
+	vols      map[string]corev1.VolumeSource
+	claims    sets.Set[string]
+	hostUsers bool
 }
 
 // podOpts tells the pod spec checks where the spec sits.
@@ -72,7 +73,7 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOpts) fi
 	errs = append(errs, vErrs...)
 	claims, cErrs := validatePodResourceClaims(spec.ResourceClaims, fldPath.Child("resourceClaims"))
 	errs = append(errs, cErrs...)
-	pc := podContext{vols: vols, claims: claims}
+	pc := podContext{vols: vols, claims: claims, hostUsers: spec.HostUsers == nil || *spec.HostUsers}
 	errs = append(errs, validateContainers(spec.Containers, pc, spec.TerminationGracePeriodSeconds, fldPath.Child("containers"))...)
 	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, spec.TerminationGracePeriodSeconds, fldPath.Child("initContainers"))...)
 	errs = append(errs, validateEphemeralContainers(spec, pc, fldPath.Child("ephemeralContainers"))...)
@@ -316,6 +317,7 @@ func validatePodSecurityContext(spec *corev1.PodSpec, specPath *field.Path) fiel
 		errs = append(errs, field.Invalid(p.Child("shareProcessNamespace"), *spec.ShareProcessNamespace, "ShareProcessNamespace and HostPID cannot both be enabled"))
 	}
 	errs = append(errs, validateSysctls(spec, p.Child("sysctls"))...)
+	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
 	if sc.FSGroupChangePolicy != nil {
 		switch *sc.FSGroupChangePolicy {
 		case corev1.FSGroupChangeAlways, corev1.FSGroupChangeOnRootMismatch:
@@ -326,7 +328,32 @@ func validatePodSecurityContext(spec *corev1.PodSpec, specPath *field.Path) fiel
 	return errs
 }
 
-func validateContainerSecurityContext(sc *corev1.SecurityContext, p *field.Path) field.ErrorList {
+func validateSeccompProfile(sp *corev1.SeccompProfile, p *field.Path) field.ErrorList {
+	if sp == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch sp.Type {
+	case corev1.SeccompProfileTypeLocalhost, corev1.SeccompProfileTypeRuntimeDefault, corev1.SeccompProfileTypeUnconfined:
+	case "":
+		errs = append(errs, field.Required(p.Child("type"), "type is required when seccompProfile is set"))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("type"), sp.Type,
+			[]corev1.SeccompProfileType{corev1.SeccompProfileTypeLocalhost, corev1.SeccompProfileTypeRuntimeDefault, corev1.SeccompProfileTypeUnconfined}))
+	}
+	if sp.Type == corev1.SeccompProfileTypeLocalhost {
+		if sp.LocalhostProfile == nil {
+			errs = append(errs, field.Required(p.Child("localhostProfile"), "must be set when seccomp type is Localhost"))
+		} else {
+			errs = append(errs, validateLocalDescendingPath(*sp.LocalhostProfile, p.Child("localhostProfile"))...)
+		}
+	} else if sp.LocalhostProfile != nil {
+		errs = append(errs, field.Invalid(p.Child("localhostProfile"), sp, "can only be set when seccomp type is Localhost"))
+	}
+	return errs
+}
+
+func validateContainerSecurityContext(sc *corev1.SecurityContext, hostUsers bool, p *field.Path) field.ErrorList {
 	if sc == nil {
 		return nil
 	}
@@ -341,14 +368,26 @@ func validateContainerSecurityContext(sc *corev1.SecurityContext, p *field.Path)
 			errs = append(errs, field.Invalid(p.Child("runAsGroup"), *sc.RunAsGroup, msg))
 		}
 	}
-	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-		errs = append(errs, field.Invalid(p, sc, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
+	if sc.ProcMount != nil {
+		switch *sc.ProcMount {
+		case corev1.DefaultProcMount, corev1.UnmaskedProcMount:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("procMount"), *sc.ProcMount, []corev1.ProcMountType{corev1.DefaultProcMount, corev1.UnmaskedProcMount}))
+		}
+		if hostUsers && *sc.ProcMount == corev1.UnmaskedProcMount {
+			errs = append(errs, field.Forbidden(p.Child("procMount"), "`hostUsers` must be false to use `Unmasked`"))
+		}
 	}
-	if sc.Capabilities != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-		for _, c := range sc.Capabilities.Add {
-			if c == "CAP_SYS_ADMIN" || c == "SYS_ADMIN" {
-				errs = append(errs, field.Invalid(p, sc, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"))
-				break
+	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		if sc.Privileged != nil && *sc.Privileged {
+			errs = append(errs, field.Invalid(p, sc, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
+		}
+		if sc.Capabilities != nil {
+			for _, c := range sc.Capabilities.Add {
+				if c == "CAP_SYS_ADMIN" {
+					errs = append(errs, field.Invalid(p, sc, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"))
+				}
 			}
 		}
 	}
@@ -796,7 +835,7 @@ func validateContainerCommon(c *corev1.Container, pc podContext, p *field.Path) 
 			[]corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
 	}
 	errs = append(errs, validateResourceRequirements(&c.Resources, pc.claims, p.Child("resources"))...)
-	errs = append(errs, validateContainerSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
+	errs = append(errs, validateContainerSecurityContext(c.SecurityContext, pc.hostUsers, p.Child("securityContext"))...)
 	return errs
 }
 
