@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -337,9 +338,12 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 	errs = append(errs, validateContainerStatusNames(p.Status.ContainerStatuses, p.Spec.Containers, sp.Child("containerStatuses"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.InitContainerStatuses, p.Spec.InitContainers, sp.Child("initContainerStatuses"))...)
 	// A terminated container of a pod that never restarts stays terminated.
-	if old.Spec.RestartPolicy == corev1.RestartPolicyNever {
-		errs = append(errs, validateNoRestart(p.Status.ContainerStatuses, old.Status.ContainerStatuses, sp.Child("containerStatuses"))...)
+	errs = append(errs, validateNoRestart(p.Status.ContainerStatuses, old.Status.ContainerStatuses, old.Spec.RestartPolicy, sp.Child("containerStatuses"))...)
+	// The QoS class is set at create and kept (old kubelets drop it, so an empty one is refilled).
+	if p.Status.QOSClass == "" {
+		p.Status.QOSClass = old.Status.QOSClass
 	}
+	errs = append(errs, apivalidation.ValidateImmutableField(p.Status.QOSClass, old.Status.QOSClass, sp.Child("qosClass"))...)
 	return errs
 }
 
@@ -385,11 +389,19 @@ func validateContainerStatusNames(st []corev1.ContainerStatus, cs []corev1.Conta
 	return errs
 }
 
-func validateNoRestart(newS, oldS []corev1.ContainerStatus, p *field.Path) field.ErrorList {
+// validateNoRestart: under restartPolicy Never (or OnFailure, after success) a terminated
+// container stays terminated. Errors carry the old status's index, as upstream's do.
+func validateNoRestart(newS, oldS []corev1.ContainerStatus, policy corev1.RestartPolicy, p *field.Path) field.ErrorList {
+	if policy == corev1.RestartPolicyAlways {
+		return nil
+	}
 	var errs field.ErrorList
-	for i, n := range newS {
-		for _, o := range oldS {
-			if o.Name == n.Name && o.State.Terminated != nil && n.State.Terminated == nil {
+	for i, o := range oldS {
+		if o.State.Terminated == nil || (o.State.Terminated.ExitCode != 0 && policy == corev1.RestartPolicyOnFailure) {
+			continue
+		}
+		for _, n := range newS {
+			if n.Name == o.Name && n.State.Terminated == nil {
 				errs = append(errs, field.Forbidden(p.Index(i).Child("state"), "may not be transitioned to non-terminated state"))
 			}
 		}

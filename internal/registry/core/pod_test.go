@@ -492,3 +492,42 @@ func TestPodStatusIPs(t *testing.T) {
 		})
 	}
 }
+
+func TestPodStatusTransitions(t *testing.T) {
+	k := kindByResource(t, "pods")
+	term := func(code int32) corev1.ContainerState {
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}}
+	}
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	tests := []struct {
+		name   string
+		policy corev1.RestartPolicy
+		was    corev1.ContainerState
+		qos    corev1.PodQOSClass
+		want   string
+	}{
+		{"always restarts", corev1.RestartPolicyAlways, term(0), "", ""},
+		{"on failure after failure", corev1.RestartPolicyOnFailure, term(1), "", ""},
+		{"on failure after success", corev1.RestartPolicyOnFailure, term(0), "",
+			"status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state"},
+		{"qos kept when empty", corev1.RestartPolicyAlways, running, "", ""},
+		{"qos change", corev1.RestartPolicyAlways, running, corev1.PodQOSGuaranteed,
+			`status.qosClass: Invalid value: "Guaranteed": field is immutable`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := newPod("p", func(p *corev1.Pod) { p.Spec.RestartPolicy = tt.policy })
+			old.Status.QOSClass = corev1.PodQOSBestEffort
+			old.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", State: tt.was}}
+			p := old.DeepCopy()
+			p.Status.QOSClass = tt.qos
+			p.Status.ContainerStatuses[0].State = running
+			if got := joinErrs(errStrings(k.ValidateStatusUpdate(p, old))); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if tt.qos == "" && p.Status.QOSClass != corev1.PodQOSBestEffort {
+				t.Errorf("qosClass not carried over: %q", p.Status.QOSClass)
+			}
+		})
+	}
+}
