@@ -388,6 +388,17 @@ func hpaTargets(specs []autoscalingv2.MetricSpec, statuses []autoscalingv2.Metri
 			st = &statuses[i]
 		}
 		current := "<unknown>"
+		// a stored object passed validation, so the source of its type is set; a missing
+		// one (an object written around the API) renders as an unknown type, never a panic
+		switch t := s.Type; {
+		case t == autoscalingv2.ExternalMetricSourceType && s.External == nil,
+			t == autoscalingv2.PodsMetricSourceType && s.Pods == nil,
+			t == autoscalingv2.ObjectMetricSourceType && s.Object == nil,
+			t == autoscalingv2.ResourceMetricSourceType && s.Resource == nil,
+			t == autoscalingv2.ContainerResourceMetricSourceType && s.ContainerResource == nil:
+			list = append(list, "<unknown type>")
+			continue
+		}
 		switch s.Type {
 		case autoscalingv2.ExternalMetricSourceType:
 			if s.External.Target.AverageValue != nil {

@@ -231,6 +231,11 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 		t.Errorf("targets = %q", got)
 	}
 
+	broken := h.DeepCopy()
+	broken.Spec.Metrics = []autoscalingv2.MetricSpec{{Type: autoscalingv2.PodsMetricSourceType}}
+	if got := k.Row(broken)[1]; got != "<unknown type>" {
+		t.Errorf("targets of a metric without its source = %q", got)
+	}
 	bad := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: meta("x"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "web"}, MinReplicas: ptrTo[int32](3), MaxReplicas: 2}}
 	wantErrs(t, create(k, bad), "spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`")
