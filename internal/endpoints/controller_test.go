@@ -176,7 +176,8 @@ func TestMirroring(t *testing.T) {
 	ctx := context.Background()
 	svc := service(func(s *corev1.Service) { s.Name = "ext"; s.Spec.Selector = nil })
 	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "ext"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "ext", Labels: map[string]string{"team": "a"},
+			Annotations: map[string]string{"note": "x", corev1.LastAppliedConfigAnnotation: "{}"}},
 		Subsets: []corev1.EndpointSubset{{
 			Addresses: []corev1.EndpointAddress{{IP: "192.0.2.1"}},
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: 6443, Protocol: corev1.ProtocolTCP}},
@@ -202,6 +203,10 @@ func TestMirroring(t *testing.T) {
 		if s.Labels[discoveryv1.LabelServiceName] != "ext" || s.Labels[discoveryv1.LabelManagedBy] != ManagedByMirroring ||
 			len(s.Endpoints) != 1 || s.Endpoints[0].Addresses[0] != "192.0.2.1" || *s.Ports[0].Port != 6443 {
 			return fmt.Errorf("slice %+v", s)
+		}
+		if s.Labels["team"] != "a" || s.Annotations["note"] != "x" || s.Annotations[corev1.LastAppliedConfigAnnotation] != "" ||
+			len(s.OwnerReferences) != 1 || s.OwnerReferences[0].Kind != "Endpoints" || s.OwnerReferences[0].Name != "ext" {
+			return fmt.Errorf("slice metadata %+v", s.ObjectMeta)
 		}
 		return nil
 	})

@@ -97,7 +97,7 @@ func (c *Controller) syncSlices(ctx context.Context, key string) error {
 	}
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return c.reconcileSlices(ctx, ns, name, nil, nil, ManagedBySlices)
+		return c.reconcileSlices(ctx, ns, name, nil, nil)
 	}
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func (c *Controller) syncSlices(ctx context.Context, key string) error {
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		// A name, not addresses: no slices (ours are removed).
-		return c.reconcileSlices(ctx, ns, name, nil, nil, ManagedBySlices)
+		return c.reconcileSlices(ctx, ns, name, nil, nil)
 	}
 	pods, err := c.selectedPods(svc)
 	if err != nil {
@@ -123,14 +123,36 @@ func (c *Controller) syncSlices(ctx context.Context, key string) error {
 		}
 		groups = []sliceGroup{{AddressType: at}}
 	}
-	return c.reconcileSlices(ctx, ns, name, svc, groups, ManagedBySlices)
+	lbls := endpointsLabels(svc)
+	lbls[discoveryv1.LabelServiceName] = name
+	lbls[discoveryv1.LabelManagedBy] = ManagedBySlices
+	return c.reconcileSlices(ctx, ns, name, &sliceMeta{
+		managedBy: ManagedBySlices,
+		labels:    lbls,
+		owner:     []metav1.OwnerReference{*metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))},
+	}, groups)
 }
 
-// reconcileSlices makes the slices of service ns/name managed by managedBy
-// hold groups (none when svc is nil): existing slices of a group are reused
-// in name order, missing ones created, surplus ones deleted.
-func (c *Controller) reconcileSlices(ctx context.Context, ns, name string, svc *corev1.Service, groups []sliceGroup, managedBy string) error {
-	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: managedBy})
+// sliceMeta is what the slices of one service carry besides endpoints.
+type sliceMeta struct {
+	managedBy   string
+	labels      map[string]string
+	annotations map[string]string
+	owner       []metav1.OwnerReference
+}
+
+// reconcileSlices makes the slices of service ns/name managed by
+// meta.managedBy hold groups, or deletes them all when meta is nil (then
+// managedBy says whose): existing slices of a group are reused in name
+// order, missing ones created, surplus ones deleted.
+func (c *Controller) reconcileSlices(ctx context.Context, ns, name string, meta *sliceMeta, groups []sliceGroup, managedBy ...string) error {
+	owner := ManagedBySlices
+	if meta != nil {
+		owner = meta.managedBy
+	} else if len(managedBy) > 0 {
+		owner = managedBy[0]
+	}
+	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: owner})
 	existing, err := c.slices.EndpointSlices(ns).List(sel)
 	if err != nil {
 		return fmt.Errorf("list endpointslices: %w", err)
@@ -151,13 +173,8 @@ func (c *Controller) reconcileSlices(ctx context.Context, ns, name string, svc *
 			return 0
 		})
 	}
-	var lbls map[string]string
-	var owner []metav1.OwnerReference
-	if svc != nil {
-		lbls = endpointsLabels(svc)
-		lbls[discoveryv1.LabelServiceName] = name
-		lbls[discoveryv1.LabelManagedBy] = managedBy
-		owner = []metav1.OwnerReference{*metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))}
+	if meta == nil {
+		meta = &sliceMeta{}
 	}
 	client := c.client.DiscoveryV1().EndpointSlices(ns)
 	for _, g := range groups {
@@ -167,18 +184,18 @@ func (c *Controller) reconcileSlices(ctx context.Context, ns, name string, svc *
 		for i, eps := range chunks {
 			if i < len(have) {
 				cur := have[i]
-				if equality.Semantic.DeepEqual(cur.Endpoints, eps) && sameLabels(cur.Labels, lbls) {
+				if equality.Semantic.DeepEqual(cur.Endpoints, eps) && sameLabels(cur.Labels, meta.labels) && sameLabels(cur.Annotations, meta.annotations) {
 					continue
 				}
 				sl := cur.DeepCopy()
-				sl.Endpoints, sl.Labels, sl.OwnerReferences = eps, lbls, owner
+				sl.Endpoints, sl.Labels, sl.Annotations, sl.OwnerReferences = eps, meta.labels, meta.annotations, meta.owner
 				if _, err := client.Update(ctx, sl, metav1.UpdateOptions{}); err != nil {
 					return fmt.Errorf("update endpointslice %s/%s: %w", ns, sl.Name, err)
 				}
 				continue
 			}
 			sl := &discoveryv1.EndpointSlice{
-				ObjectMeta:  metav1.ObjectMeta{GenerateName: name + "-", Namespace: ns, Labels: lbls, OwnerReferences: owner},
+				ObjectMeta:  metav1.ObjectMeta{GenerateName: name + "-", Namespace: ns, Labels: meta.labels, Annotations: meta.annotations, OwnerReferences: meta.owner},
 				AddressType: g.AddressType, Ports: g.Ports, Endpoints: eps,
 			}
 			if _, err := client.Create(ctx, sl, metav1.CreateOptions{}); err != nil {
@@ -229,15 +246,38 @@ func (c *Controller) syncMirror(ctx context.Context, key string) error {
 		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-		if ep != nil && ep.Labels[LabelSkipMirror] == "true" {
+		if ep != nil && (ep.Labels[LabelSkipMirror] == "true" || ep.Annotations[annotationLeader] != "") {
 			ep = nil
 		}
 	}
 	if ep == nil {
 		return c.reconcileSlices(ctx, ns, name, nil, nil, ManagedByMirroring)
 	}
-	return c.reconcileSlices(ctx, ns, name, svc, mirroredGroups(ep), ManagedByMirroring)
+	// As upstream: the Endpoints' labels and annotations (less two),
+	// owned by the Endpoints.
+	lbls := maps.Clone(ep.Labels)
+	if lbls == nil {
+		lbls = map[string]string{}
+	}
+	lbls[discoveryv1.LabelServiceName] = name
+	lbls[discoveryv1.LabelManagedBy] = ManagedByMirroring
+	ann := maps.Clone(ep.Annotations)
+	delete(ann, corev1.EndpointsLastChangeTriggerTime)
+	delete(ann, corev1.LastAppliedConfigAnnotation)
+	if len(ann) == 0 {
+		ann = nil
+	}
+	return c.reconcileSlices(ctx, ns, name, &sliceMeta{
+		managedBy:   ManagedByMirroring,
+		labels:      lbls,
+		annotations: ann,
+		owner:       []metav1.OwnerReference{*metav1.NewControllerRef(ep, corev1.SchemeGroupVersion.WithKind("Endpoints"))},
+	}, mirroredGroups(ep))
 }
+
+// annotationLeader marks Endpoints used as leader-election locks, which
+// are not mirrored.
+const annotationLeader = "control-plane.alpha.kubernetes.io/leader"
 
 // mirroredGroups turns Endpoints subsets into slice groups.
 func mirroredGroups(ep *corev1.Endpoints) []sliceGroup {
@@ -260,7 +300,7 @@ func mirroredGroups(ep *corev1.Endpoints) []sliceGroup {
 			}
 			e := discoveryv1.Endpoint{
 				Addresses:  []string{a.IP},
-				Conditions: discoveryv1.EndpointConditions{Ready: ptr(ready), Serving: ptr(ready), Terminating: ptr(false)},
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr(ready)},
 				NodeName:   a.NodeName,
 				TargetRef:  a.TargetRef,
 			}
