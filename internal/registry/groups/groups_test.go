@@ -149,3 +149,40 @@ func TestKindsAreFresh(t *testing.T) {
 	}
 	var _ runtime.Object = a[0].New()
 }
+
+// TestHooksOnEmptyObjects runs every hook on empty objects, as a client could send them: they
+// may be refused, but no hook may panic.
+func TestHooksOnEmptyObjects(t *testing.T) {
+	for _, k := range Kinds() {
+		t.Run(k.Resource, func(t *testing.T) {
+			obj, old := k.New(), k.New()
+			if k.PrepareForCreate != nil {
+				k.PrepareForCreate(obj)
+			}
+			if k.PrepareForUpdate != nil {
+				k.PrepareForUpdate(k.New(), old)
+			}
+			if k.Default != nil {
+				k.Default(obj)
+			}
+			if k.Validate != nil {
+				k.Validate(k.New())
+				k.Validate(obj)
+			}
+			if k.ValidateUpdate != nil {
+				k.ValidateUpdate(k.New(), old)
+			}
+			if k.ValidateStatusUpdate != nil {
+				k.ValidateStatusUpdate(k.New(), old)
+			}
+			k.Row(k.New())
+			if k.Fields != nil {
+				k.Fields(k.New())
+			}
+			if k.Scale != nil {
+				k.Scale.Get(k.New())
+				k.Scale.SetReplicas(k.New(), 2)
+			}
+		})
+	}
+}
