@@ -82,6 +82,8 @@ type Agent struct {
 	client kubernetes.Interface
 	ready  chan struct{}
 
+	sup *containerd.Supervisor // when supervising our own
+
 	mu             sync.Mutex
 	runtimeVersion string
 	nodeReady      bool
@@ -198,6 +200,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			return fail(err)
 		}
+		a.sup = sup
 		g.Go(func() error { return sup.Run(ctx) })
 		select {
 		case <-sup.Ready():
@@ -256,6 +259,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	close(a.ready)
 	g.Go(func() error { return a.statusLoop(ctx, rt) })
 	return g.Wait()
+}
+
+// Cleanup removes the node network the supervised containerd set up (CNI
+// bridge, masquerade rule): for tests and uninstalling, after Run returned
+// and the pods are gone. Without a supervised containerd it does nothing.
+func (a *Agent) Cleanup() error {
+	if a.sup == nil {
+		return nil
+	}
+	return a.sup.Cleanup()
 }
 
 // registerNode creates the Node, or refreshes it when it exists.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,7 +74,9 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 		case <-time.After(60 * time.Second):
 			t.Error("agent did not stop")
 		}
-		_ = exec.Command("ip", "link", "del", bridge).Run()
+		if err := n.agent.Cleanup(); err != nil {
+			t.Errorf("network cleanup: %v", err)
+		}
 		_ = os.RemoveAll(dir)
 	})
 	// The node IPAM controller's part.
@@ -281,9 +282,13 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 	suffix := rand.IntN(100000)
 	name, bridge, cidr := fmt.Sprintf("node-%d", suffix), fmt.Sprintf("ba%d", suffix), fmt.Sprintf("10.42.%d.0/24", 150+rand.IntN(50))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var last *Agent
 	t.Cleanup(func() {
-		// A last agent run removes what is left, then everything stops.
-		_ = exec.Command("ip", "link", "del", bridge).Run()
+		if last != nil {
+			if err := last.Cleanup(); err != nil {
+				t.Errorf("network cleanup: %v", err)
+			}
+		}
 		_ = os.RemoveAll(dir)
 	})
 	run := func() (context.CancelFunc, chan error) {
@@ -292,6 +297,7 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		last = a
 		actx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- a.Run(actx) }()

@@ -124,6 +124,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := s.writeConfig(); err != nil {
 		return err
 	}
+	if err := s.installMasquerade(); err != nil {
+		return err
+	}
 	s.killStale()
 	backoff := time.Second
 	for {
@@ -352,7 +355,7 @@ func (s *Supervisor) conflist() ([]byte, error) {
 				"type":        "bridge",
 				"bridge":      s.cfg.Bridge,
 				"isGateway":   true,
-				"ipMasq":      true,
+				"ipMasq":      false, // see masq.go
 				"hairpinMode": true,
 				"ipam": m{
 					"type":    "host-local",

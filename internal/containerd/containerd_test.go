@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bosun-k8s/bosun/internal/images"
+	"github.com/google/nftables"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -84,7 +85,7 @@ func TestWrittenConfig(t *testing.T) {
 		t.Fatalf("plugins = %+v", list.Plugins)
 	}
 	br := list.Plugins[0]
-	if br.Bridge != "bosun0" || !br.IsGateway || !br.IPMasq || br.IPAM.Type != "host-local" || br.IPAM.Ranges[0][0]["subnet"] != "10.42.7.0/24" {
+	if br.Bridge != "bosun0" || !br.IsGateway || br.IPMasq || br.IPAM.Type != "host-local" || br.IPAM.Ranges[0][0]["subnet"] != "10.42.7.0/24" {
 		t.Errorf("bridge plugin = %+v", br)
 	}
 }
@@ -110,6 +111,14 @@ func TestSuperviseRealContainerd(t *testing.T) {
 		<-done
 		if pid := s.PID(); pid != 0 {
 			t.Errorf("containerd pid %d still recorded after stop", pid)
+		}
+		if err := s.Cleanup(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		if nft, err := nftables.New(); err == nil {
+			if _, err := nft.ListTableOfFamily("bosun-cni-bct0", nftables.TableFamilyIPv4); err == nil {
+				t.Error("masquerade table left after Cleanup")
+			}
 		}
 	})
 	select {
@@ -158,6 +167,33 @@ func TestSuperviseRealContainerd(t *testing.T) {
 		if err != nil || st.Image == nil {
 			t.Errorf("CRI does not see %s: %v", name, err)
 		}
+	}
+
+	// The masquerade rule is in place.
+	nft, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := nft.ListTableOfFamily("bosun-cni-bct0", nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatalf("masquerade table: %v", err)
+	}
+	chains, err := nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ch := range chains {
+		if ch.Table.Name == table.Name && ch.Name == "postrouting" {
+			rules, err := nft.GetRules(table, ch)
+			if err != nil || len(rules) != 1 {
+				t.Errorf("masquerade rules %d, %v", len(rules), err)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no postrouting chain in the masquerade table")
 	}
 
 	// Kill containerd: the supervisor restarts it.

@@ -8,8 +8,10 @@
 // /opt/cni/bin, a streaming server on a random loopback port, and network
 // namespaces mounted under the state dir. Next to it, it writes the CNI
 // conflist for the node's pod CIDR: a bridge (bosun0) that is the pods'
-// gateway and masquerades their traffic, host-local IPAM over the pod CIDR,
-// and portmap for hostPorts (containerd adds loopback itself).
+// gateway, host-local IPAM over the pod CIDR, and portmap for hostPorts
+// (containerd adds loopback itself). The pods' egress masquerade is one
+// nftables rule the supervisor installs (masq.go) rather than the bridge
+// plugin's per-pod iptables chains.
 //
 // It then starts containerd as a child process, waits until the CRI answers
 // a Version call on the socket, closes the Ready channel, and restarts the

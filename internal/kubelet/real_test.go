@@ -38,7 +38,9 @@ type realNode struct {
 	cidr   string
 }
 
-func startRealNode(t *testing.T) *realNode {
+func startRealNode(t *testing.T) *realNode { return startRealNodeB(t) }
+
+func startRealNodeB(t testing.TB) *realNode {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "bk")
 	if err != nil {
@@ -57,7 +59,9 @@ func startRealNode(t *testing.T) *realNode {
 		n.removeAll(t)
 		cancel()
 		<-done
-		_ = exec.Command("ip", "link", "del", n.bridge).Run()
+		if err := n.sup.Cleanup(); err != nil {
+			t.Errorf("network cleanup: %v", err)
+		}
 		// Anything still mounted under the dir (should be nothing).
 		if out, _ := os.ReadFile("/proc/self/mounts"); strings.Contains(string(out), dir) {
 			for _, line := range strings.Split(string(out), "\n") {
@@ -89,7 +93,7 @@ func startRealNode(t *testing.T) *realNode {
 }
 
 // removeAll stops and removes every sandbox in this node's containerd.
-func (n *realNode) removeAll(t *testing.T) {
+func (n *realNode) removeAll(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sbs, err := n.rt.ListPodSandbox(ctx, nil)
