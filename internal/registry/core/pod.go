@@ -170,7 +170,8 @@ func podQOS(spec *corev1.PodSpec) corev1.PodQOSClass {
 
 func validatePod(p *corev1.Pod) field.ErrorList {
 	specPath := field.NewPath("spec")
-	errs := validatePodSpec(&p.Spec, specPath, podOpts{isPod: true})
+	errs := validatePodAnnotations(p.Annotations, &p.Spec, field.NewPath("metadata", "annotations"))
+	errs = append(errs, validatePodSpec(&p.Spec, specPath, podOpts{isPod: true})...)
 	if len(p.Spec.EphemeralContainers) > 0 && p.ResourceVersion == "" {
 		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
 	}

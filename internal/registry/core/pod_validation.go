@@ -5,6 +5,7 @@ import (
 	"math"
 	"path"
 	"regexp"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -51,6 +52,7 @@ func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path) fie
 	}
 	errs = append(errs, metav1validation.ValidateLabels(t.Labels, fldPath.Child("labels"))...)
 	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, fldPath.Child("annotations"))...)
+	errs = append(errs, validatePodAnnotations(t.Annotations, &t.Spec, fldPath.Child("annotations"))...)
 	errs = append(errs, validatePodSpec(&t.Spec, fldPath.Child("spec"), podOpts{})...)
 	if len(t.Spec.EphemeralContainers) > 0 {
 		errs = append(errs, field.Forbidden(fldPath.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
@@ -1725,4 +1727,19 @@ func validatePodResourceClaims(claims []corev1.PodResourceClaim, p *field.Path) 
 		}
 	}
 	return names, errs
+}
+
+// validatePodAnnotations checks the annotations upstream gives meaning to on pods and pod
+// templates: the mirror-pod marker needs a node, and the deletion cost is a 32-bit integer.
+func validatePodAnnotations(annotations map[string]string, spec *corev1.PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if v, ok := annotations[corev1.MirrorPodAnnotationKey]; ok && spec.NodeName == "" {
+		errs = append(errs, field.Invalid(p.Key(corev1.MirrorPodAnnotationKey), v, "must set spec.nodeName if mirror pod annotation is set"))
+	}
+	if v, ok := annotations[corev1.PodDeletionCost]; ok {
+		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+			errs = append(errs, field.Invalid(p.Key(corev1.PodDeletionCost), v, "must be a 32bit integer"))
+		}
+	}
+	return errs
 }
