@@ -5,8 +5,8 @@ import (
 	"math"
 	"path"
 	"regexp"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
