@@ -218,3 +218,25 @@ func TestMirroredGroups(t *testing.T) {
 		t.Errorf("mirrored: %s %v", slicePortsKey(gs[0].Ports), eps)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	addrs := func(n int) []corev1.EndpointAddress { return make([]corev1.EndpointAddress, n) }
+	in := []corev1.EndpointSubset{
+		{Addresses: addrs(600), NotReadyAddresses: addrs(200)},
+		{Addresses: addrs(300), NotReadyAddresses: addrs(100)},
+	}
+	out, cut := truncate(in, 1000)
+	if !cut {
+		t.Fatal("not truncated")
+	}
+	total := 0
+	for _, s := range out {
+		total += len(s.Addresses) + len(s.NotReadyAddresses)
+	}
+	if total != 1000 || len(out[0].Addresses) != 600 || len(out[0].NotReadyAddresses) != 66 || len(out[1].Addresses) != 300 {
+		t.Errorf("truncated to %d: %d+%d, %d+%d", total, len(out[0].Addresses), len(out[0].NotReadyAddresses), len(out[1].Addresses), len(out[1].NotReadyAddresses))
+	}
+	if _, cut := truncate(in[:1], 1000); cut {
+		t.Error("800 addresses truncated")
+	}
+}

@@ -58,11 +58,15 @@ func (c *Controller) syncEndpoints(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	subsets := desiredSubsets(svc, pods)
+	subsets, truncated := truncate(desiredSubsets(svc, pods), MaxEndpointsAddresses)
 	lbls := endpointsLabels(svc)
+	var ann map[string]string
+	if truncated {
+		ann = map[string]string{AnnotationOverCapacity: "truncated"}
+	}
 	cur, err := c.endpoints.Endpoints(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbls}, Subsets: subsets}
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbls, Annotations: ann}, Subsets: subsets}
 		if _, err := c.client.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create endpoints %s: %w", key, err)
 		}
@@ -71,15 +75,61 @@ func (c *Controller) syncEndpoints(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if sameSubsets(cur.Subsets, subsets) && sameLabels(cur.Labels, lbls) {
+	overCapacity := cur.Annotations[AnnotationOverCapacity] != ""
+	if sameSubsets(cur.Subsets, subsets) && sameLabels(cur.Labels, lbls) && overCapacity == truncated {
 		return nil
 	}
 	ep := cur.DeepCopy()
 	ep.Subsets, ep.Labels = subsets, lbls
+	if truncated {
+		if ep.Annotations == nil {
+			ep.Annotations = map[string]string{}
+		}
+		ep.Annotations[AnnotationOverCapacity] = "truncated"
+	} else {
+		delete(ep.Annotations, AnnotationOverCapacity)
+	}
 	if _, err := c.client.CoreV1().Endpoints(ns).Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update endpoints %s: %w", key, err)
 	}
 	return nil
+}
+
+// MaxEndpointsAddresses caps the addresses of one Endpoints object, as
+// upstream: beyond it the object is truncated and annotated; the
+// EndpointSlices carry every endpoint.
+const MaxEndpointsAddresses = 1000
+
+// AnnotationOverCapacity marks a truncated Endpoints object.
+const AnnotationOverCapacity = "endpoints.kubernetes.io/over-capacity"
+
+// truncate keeps at most max addresses over all subsets, ready ones first,
+// taking from each subset in proportion to its size.
+func truncate(subsets []corev1.EndpointSubset, max int) ([]corev1.EndpointSubset, bool) {
+	total := 0
+	for _, s := range subsets {
+		total += len(s.Addresses) + len(s.NotReadyAddresses)
+	}
+	if total <= max {
+		return subsets, false
+	}
+	out := make([]corev1.EndpointSubset, len(subsets))
+	left := max
+	for i, s := range subsets {
+		n := len(s.Addresses) + len(s.NotReadyAddresses)
+		keep := n * max / total
+		if i == len(subsets)-1 || keep > left {
+			keep = min(n, left)
+		}
+		left -= keep
+		out[i] = corev1.EndpointSubset{Ports: s.Ports}
+		r := min(keep, len(s.Addresses))
+		out[i].Addresses = s.Addresses[:r]
+		if nr := keep - r; nr > 0 {
+			out[i].NotReadyAddresses = s.NotReadyAddresses[:nr]
+		}
+	}
+	return out, true
 }
 
 func sameSubsets(a, b []corev1.EndpointSubset) bool {
