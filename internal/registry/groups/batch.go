@@ -43,6 +43,8 @@ const (
 	maxFailedIndexesHighCompl     = 10_000
 	maxPodFailurePolicyRules      = 20
 	maxManagedByLength            = 63
+	maxSuccessPolicyRules         = 20
+	maxSucceededIndexesLength     = 64 * 1024
 )
 
 func batchKinds() []*registry.Kind { return []*registry.Kind{jobKind(), cronJobKind()} }
@@ -316,8 +318,8 @@ func validateJobSpecCommon(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
 	if s.SuccessPolicy != nil {
 		if !indexed {
 			errs = append(errs, field.Invalid(p.Child("successPolicy"), *s.SuccessPolicy, "requires indexed completion mode"))
-		} else if len(s.SuccessPolicy.Rules) == 0 {
-			errs = append(errs, field.Required(p.Child("successPolicy", "rules"), "at least one rules must be specified when the successPolicy is specified"))
+		} else {
+			errs = append(errs, validateSuccessPolicy(s, p.Child("successPolicy"))...)
 		}
 	}
 	if rp := s.PodReplacementPolicy; rp != nil {
@@ -341,6 +343,83 @@ func validateJobSpecCommon(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(rpp, rp, fmt.Sprintf("only %q is supported when podFailurePolicy is specified", corev1.RestartPolicyNever)))
 	}
 	return errs
+}
+
+func validateSuccessPolicy(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rp := p.Child("rules")
+	rules := s.SuccessPolicy.Rules
+	if len(rules) == 0 {
+		errs = append(errs, field.Required(rp, "at least one rules must be specified when the successPolicy is specified"))
+	}
+	if len(rules) > maxSuccessPolicyRules {
+		errs = append(errs, field.TooMany(rp, len(rules), maxSuccessPolicyRules))
+	}
+	completions := deref(s.Completions, 0)
+	for i, r := range rules {
+		ip := rp.Index(i)
+		if r.SucceededCount == nil && r.SucceededIndexes == nil {
+			errs = append(errs, field.Required(ip, "at least one of succeededCount or succeededIndexes must be specified"))
+		}
+		var total int32
+		if r.SucceededIndexes != nil {
+			sp := ip.Child("succeededIndexes")
+			if len(*r.SucceededIndexes) > maxSucceededIndexesLength {
+				errs = append(errs, field.TooLong(sp, *r.SucceededIndexes, maxSucceededIndexesLength))
+			}
+			var err error
+			if total, err = parseIndexes(*r.SucceededIndexes, completions); err != nil {
+				errs = append(errs, field.Invalid(sp, *r.SucceededIndexes, fmt.Sprintf("error parsing succeededIndexes: %s", err)))
+			}
+		}
+		if r.SucceededCount != nil {
+			cp := ip.Child("succeededCount")
+			errs = append(errs, nonNegative32(r.SucceededCount, cp)...)
+			if *r.SucceededCount > completions {
+				errs = append(errs, field.Invalid(cp, *r.SucceededCount, fmt.Sprintf("must be less than or equal to %d (the number of specified completions)", completions)))
+			}
+			if r.SucceededIndexes != nil && *r.SucceededCount > total {
+				errs = append(errs, field.Invalid(cp, *r.SucceededCount, fmt.Sprintf("must be less than or equal to %d (the number of indexes in the specified succeededIndexes field)", total)))
+			}
+		}
+	}
+	return errs
+}
+
+// parseIndexes checks a list of indexes such as "1,3-5,7": increasing, below completions. It
+// returns how many indexes the list holds.
+func parseIndexes(list string, completions int32) (int32, error) {
+	if list == "" {
+		return 0, nil
+	}
+	var total int32
+	last := int32(-1)
+	for _, interval := range strings.Split(list, ",") {
+		limits := strings.Split(interval, "-")
+		if len(limits) > 2 {
+			return 0, fmt.Errorf("the fragment %q violates the requirement that an index interval can have at most two parts separated by '-'", interval)
+		}
+		bounds := make([]int32, 0, 2)
+		for _, l := range limits {
+			x, err := strconv.Atoi(l)
+			if err != nil {
+				return 0, fmt.Errorf("cannot convert string to integer for index: %q", l)
+			}
+			if x >= int(completions) {
+				return 0, fmt.Errorf("too large index: %q", l)
+			}
+			if last >= int32(x) {
+				return 0, fmt.Errorf("non-increasing order, previous: %d, current: %d", last, x)
+			}
+			last = int32(x)
+			bounds = append(bounds, int32(x))
+		}
+		total++
+		if len(bounds) == 2 {
+			total += bounds[1] - bounds[0]
+		}
+	}
+	return total, nil
 }
 
 func validatePodFailurePolicy(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
@@ -489,6 +568,17 @@ func validateJobStatusUpdate(j, old *batchv1.Job) field.ErrorList {
 				default:
 					seen.Insert(k)
 				}
+			}
+		}
+	}
+	if s.CompletedIndexes != old.Status.CompletedIndexes {
+		if deref(j.Spec.CompletionMode, batchv1.NonIndexedCompletion) != batchv1.IndexedCompletion {
+			if s.CompletedIndexes != "" {
+				errs = append(errs, field.Invalid(p.Child("completedIndexes"), s.CompletedIndexes, "cannot set non-empty completedIndexes when non-indexed completion mode"))
+			}
+		} else if j.Spec.Completions != nil {
+			if _, err := parseIndexes(s.CompletedIndexes, *j.Spec.Completions); err != nil {
+				errs = append(errs, field.Invalid(p.Child("completedIndexes"), s.CompletedIndexes, fmt.Sprintf("error parsing completedIndexes: %s", err)))
 			}
 		}
 	}

@@ -115,6 +115,22 @@ func TestJobValidation(t *testing.T) {
 		{"maxFailedIndexes without backoffLimitPerIndex", func(j *batchv1.Job) { j.Spec.MaxFailedIndexes = ptrTo[int32](1) },
 			[]string{"spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified",
 				"spec.maxFailedIndexes: Invalid value: 1: requires indexed completion mode"}},
+		{"success policy", func(j *batchv1.Job) {
+			j.Spec.CompletionMode = ptrTo(batchv1.IndexedCompletion)
+			j.Spec.Completions, j.Spec.Parallelism = ptrTo[int32](5), ptrTo[int32](5)
+			j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{
+				{SucceededIndexes: ptrTo("0,2-4"), SucceededCount: ptrTo[int32](4)},
+				{SucceededIndexes: ptrTo("3,1")},
+				{SucceededIndexes: ptrTo("1-7")},
+				{SucceededCount: ptrTo[int32](6)},
+				{},
+			}}
+		}, []string{
+			`spec.successPolicy.rules[1].succeededIndexes: Invalid value: "3,1": error parsing succeededIndexes: non-increasing order, previous: 3, current: 1`,
+			`spec.successPolicy.rules[2].succeededIndexes: Invalid value: "1-7": error parsing succeededIndexes: too large index: "7"`,
+			"spec.successPolicy.rules[3].succeededCount: Invalid value: 6: must be less than or equal to 5 (the number of specified completions)",
+			"spec.successPolicy.rules[4]: Required value: at least one of succeededCount or succeededIndexes must be specified",
+		}},
 		{"pod failure policy needs Never", func(j *batchv1.Job) {
 			j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
 			j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailJob,
@@ -186,6 +202,9 @@ func TestJobStatusUpdate(t *testing.T) {
 	if errs := k.ValidateStatusUpdate(ok, old); len(errs) != 0 {
 		t.Errorf("valid completion rejected: %v", errs)
 	}
+	idx := ok.DeepCopy()
+	idx.Status.CompletedIndexes = "0"
+	wantErrs(t, errStrings(k.ValidateStatusUpdate(idx, ok)), `status.completedIndexes: Invalid value: "0": cannot set non-empty completedIndexes when non-indexed completion mode`)
 	back := ok.DeepCopy()
 	back.Status.Conditions = nil
 	back.Status.CompletionTime = nil
