@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
 	"github.com/vishvananda/netns"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -221,6 +223,11 @@ func (p *Proxy) sync(services corelisters.ServiceLister, slices_ discoverylister
 	if err != nil {
 		return fmt.Errorf("proxy: list services: %w", err)
 	}
+	// Sorted, so that conflicting external addresses resolve the same way
+	// on every sync and every node.
+	slices.SortFunc(svcs, func(a, b *corev1.Service) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 	in := ruleInput{PodCIDR: p.podCIDR, UseNodeIPSet: p.prog.nodeIPs != nil}
 	for _, svc := range svcs {
 		ports := servicePorts(svc)

@@ -99,6 +99,11 @@ func build(in ruleInput) *state {
 
 		UDPEndpoints: map[string]netip.AddrPort{},
 	}
+	type pendingElem struct {
+		name string
+		elem mapElem
+	}
+	var external []pendingElem
 	for i := range in.Ports {
 		pe := &in.Ports[i]
 		sp := &pe.Port
@@ -167,10 +172,17 @@ func build(in ruleInput) *state {
 		}
 		st.Chains[extChain] = ext
 		for _, a := range sp.ExternalIPs {
-			st.ServiceIPs[elemName(a, sp.Proto, sp.Port)] = mapElem{Key: nftx.ServiceMapKey(a, sp.Proto, sp.Port), Chain: extChain}
+			external = append(external, pendingElem{elemName(a, sp.Proto, sp.Port), mapElem{Key: nftx.ServiceMapKey(a, sp.Proto, sp.Port), Chain: extChain}})
 		}
 		if sp.NodePort != 0 {
 			st.NodePorts[protoName(sp.Proto)+" "+itoa(sp.NodePort)] = mapElem{Key: nftx.PortMapKey(sp.Proto, sp.NodePort), Chain: extChain}
+		}
+	}
+	// An external address never takes over a cluster IP, and between
+	// services claiming the same one the first (in input order) keeps it.
+	for _, p := range external {
+		if _, taken := st.ServiceIPs[p.name]; !taken {
+			st.ServiceIPs[p.name] = p.elem
 		}
 	}
 	return st

@@ -258,3 +258,33 @@ func TestMapDiff(t *testing.T) {
 		t.Errorf("del %v add %v", del, add)
 	}
 }
+
+func TestExternalAddressConflicts(t *testing.T) {
+	ep := epSpec{ip: "10.42.0.5", ready: true, serving: true, node: "node-a"}
+	// b claims a's cluster IP as an external IP; c and d share one.
+	a := svc("a", nil)
+	b := svc("b", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.21", []string{"10.43.0.21"}
+		s.Spec.ExternalIPs = []string{"10.43.0.20", "192.0.2.50"}
+	})
+	c := svc("c", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.22", []string{"10.43.0.22"}
+		s.Spec.ExternalIPs = []string{"192.0.2.50"}
+	})
+	got := buildFor(t, false, []*corev1.Service{b, a, c}, []*discoveryv1.EndpointSlice{slice("a", 8080, ep), slice("b", 8080, ep), slice("c", 8080, ep)})
+	var elems []string
+	for _, l := range strings.Split(got, "\n") {
+		if strings.HasPrefix(l, "service-ips") {
+			elems = append(elems, l)
+		}
+	}
+	want := []string{
+		"service-ips 10.43.0.20 tcp 80 : goto service-ns/a/tcp/http",
+		"service-ips 10.43.0.21 tcp 80 : goto service-ns/b/tcp/http",
+		"service-ips 10.43.0.22 tcp 80 : goto service-ns/c/tcp/http",
+		"service-ips 192.0.2.50 tcp 80 : goto external-ns/b/tcp/http",
+	}
+	if strings.Join(elems, "\n") != strings.Join(want, "\n") {
+		t.Errorf("elements:\n%s\nwant\n%s", strings.Join(elems, "\n"), strings.Join(want, "\n"))
+	}
+}
