@@ -44,6 +44,8 @@ const (
 	maxPodFailurePolicyRules      = 20
 	maxManagedByLength            = 63
 	maxSuccessPolicyRules         = 20
+	maxOnExitCodesValues          = 255
+	maxOnPodConditionsPatterns    = 20
 	maxSucceededIndexesLength     = 64 * 1024
 )
 
@@ -462,13 +464,43 @@ func validatePodFailurePolicy(s *batchv1.JobSpec, p *field.Path) field.ErrorList
 			if oe.ContainerName != nil && !containers.Has(*oe.ContainerName) {
 				errs = append(errs, field.Invalid(op.Child("containerName"), *oe.ContainerName, "must be one of the container or initContainer names in the pod template"))
 			}
+			vp := op.Child("values")
 			if len(oe.Values) == 0 {
-				errs = append(errs, field.Invalid(op.Child("values"), oe.Values, "at least one value is required"))
+				errs = append(errs, field.Invalid(vp, oe.Values, "at least one value is required"))
+			} else if len(oe.Values) > maxOnExitCodesValues {
+				errs = append(errs, field.TooMany(vp, len(oe.Values), maxOnExitCodesValues))
+			}
+			seen, ordered := sets.New[int32](), true
+			for k, v := range oe.Values {
+				if oe.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn && v == 0 {
+					errs = append(errs, field.Invalid(vp.Index(k), v, "must not be 0 for the In operator"))
+				}
+				if seen.Has(v) {
+					errs = append(errs, field.Duplicate(vp.Index(k), v))
+				}
+				seen.Insert(v)
+				if k > 0 && oe.Values[k-1] > v {
+					ordered = false
+				}
+			}
+			if !ordered {
+				errs = append(errs, field.Invalid(vp, oe.Values, "must be ordered"))
 			}
 		}
+		pcp := rp.Child("onPodConditions")
+		if len(r.OnPodConditions) > maxOnPodConditionsPatterns {
+			errs = append(errs, field.TooMany(pcp, len(r.OnPodConditions), maxOnPodConditionsPatterns))
+		}
 		for k, c := range r.OnPodConditions {
-			cp := rp.Child("onPodConditions").Index(k)
-			if c.Status != corev1.ConditionTrue && c.Status != corev1.ConditionFalse && c.Status != corev1.ConditionUnknown {
+			cp := pcp.Index(k)
+			for _, msg := range validation.IsQualifiedName(string(c.Type)) {
+				errs = append(errs, field.Invalid(cp.Child("type"), c.Type, msg))
+			}
+			switch c.Status {
+			case corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown:
+			case "":
+				errs = append(errs, field.Required(cp.Child("status"), fmt.Sprintf("valid values: %q", []string{"False", "True", "Unknown"})))
+			default:
 				errs = append(errs, field.NotSupported(cp.Child("status"), c.Status, []string{"False", "True", "Unknown"}))
 			}
 		}
