@@ -27,6 +27,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/controller/job"
 	"github.com/bosun-k8s/bosun/internal/controller/namespace"
 	"github.com/bosun-k8s/bosun/internal/controller/nodeipam"
+	"github.com/bosun-k8s/bosun/internal/controller/nodelifecycle"
 	"github.com/bosun-k8s/bosun/internal/controller/podgc"
 	"github.com/bosun-k8s/bosun/internal/controller/replicaset"
 	"github.com/bosun-k8s/bosun/internal/controller/serviceaccount"
@@ -40,7 +41,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name,
+	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name,
 }
 
 // Config configures the manager.
@@ -156,6 +157,10 @@ func New(cfg Config) (*Manager, error) {
 		case podgc.Name:
 			workers = 1
 			r, err = podgc.New(podgc.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
+		case nodelifecycle.Name:
+			workers = 2
+			r, err = nodelifecycle.New(nodelifecycle.Config{Client: cfg.Client, Informers: m.informers,
+				Recorder: recorder("node-controller"), Logger: cfg.Logger})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
