@@ -81,10 +81,7 @@ func validateEndpointAddress(a *corev1.EndpointAddress, p *field.Path) field.Err
 	if a.NodeName != nil {
 		errs = append(errs, validateDNS1123Subdomain(*a.NodeName, p.Child("nodeName"))...)
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return validateNonSpecialIP(a.IP, p.Child("ip"))
+	return append(errs, validateNonSpecialIP(a.IP, p.Child("ip"))...)
 }
 
 func validateEndpointPort(port *corev1.EndpointPort, requireName bool, p *field.Path) field.ErrorList {

@@ -83,10 +83,11 @@ func namespaceKind() *registry.Kind {
 
 // validateFinalizerNames checks spec.finalizers of a namespace: qualified names, with the
 // domain required unless it is a standard (kubernetes) one.
+// Upstream reports these under "spec.finalizers" without the index.
 func validateFinalizerNames(fs []corev1.FinalizerName, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for i, f := range fs {
-		errs = append(errs, validateFinalizerName(string(f), p.Index(i))...)
+	for _, f := range fs {
+		errs = append(errs, validateFinalizerName(string(f), p)...)
 	}
 	return errs
 }

@@ -51,7 +51,7 @@ func TestNamespace(t *testing.T) {
 		t.Errorf("update changed finalizers: %v", upd.Spec.Finalizers)
 	}
 	bad := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "x"}, Spec: corev1.NamespaceSpec{Finalizers: []corev1.FinalizerName{"custom"}}}
-	if got := joinErrs(errStrings(k.Validate(bad))); got != `spec.finalizers[0]: Invalid value: "custom": name is neither a standard finalizer name nor is it fully qualified` {
+	if got := joinErrs(errStrings(k.Validate(bad))); got != `spec.finalizers: Invalid value: "custom": name is neither a standard finalizer name nor is it fully qualified` {
 		t.Errorf("finalizer validation: %q", got)
 	}
 	// Status: Terminating only while deleting.
