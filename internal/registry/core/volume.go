@@ -12,6 +12,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/bosun-k8s/bosun/internal/registry"
@@ -84,6 +85,50 @@ func validatePVCSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field.E
 		errs = append(errs, validateDNS1123Subdomain(*s.StorageClassName, p.Child("storageClassName"))...)
 	}
 	errs = append(errs, validateVolumeMode(s.VolumeMode, p.Child("volumeMode"))...)
+	if d := s.DataSource; d != nil {
+		errs = append(errs, validateDataSource(d.Name, d.Kind, d.APIGroup, p.Child("dataSource"))...)
+	}
+	if d := s.DataSourceRef; d != nil {
+		errs = append(errs, validateDataSource(d.Name, d.Kind, d.APIGroup, p.Child("dataSourceRef"))...)
+		if d.Namespace != nil && *d.Namespace != "" {
+			for _, msg := range validation.IsDNS1123Label(*d.Namespace) {
+				errs = append(errs, field.Invalid(p.Child("dataSourceRef", "namespace"), *d.Namespace, msg))
+			}
+		}
+	}
+	if r := s.DataSourceRef; r != nil && r.Namespace != nil && *r.Namespace != "" {
+		if s.DataSource != nil {
+			errs = append(errs, field.Invalid(p, p.Child("dataSource"), "may not be specified when dataSourceRef.namespace is specified"))
+		}
+	} else if d := s.DataSource; d != nil && r != nil {
+		sameGroup := (d.APIGroup == nil) == (r.APIGroup == nil) && (d.APIGroup == nil || *d.APIGroup == *r.APIGroup)
+		if !sameGroup || d.Kind != r.Kind || d.Name != r.Name {
+			errs = append(errs, field.Invalid(p, p.Child("dataSource"), "must match dataSourceRef"))
+		}
+	}
+	return errs
+}
+
+func validateDataSource(name, kind string, apiGroup *string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	}
+	if kind == "" {
+		errs = append(errs, field.Required(p.Child("kind"), ""))
+	}
+	group := ""
+	if apiGroup != nil {
+		group = *apiGroup
+	}
+	if group == "" && kind != "PersistentVolumeClaim" {
+		errs = append(errs, field.Invalid(p, kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
+	}
+	if group != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(group) {
+			errs = append(errs, field.Invalid(p.Child("apiGroup"), group, msg))
+		}
+	}
 	return errs
 }
 
