@@ -62,6 +62,10 @@ type Config struct {
 	// 10.42.0.0/16 and 24).
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
+	// NodeMonitorPeriod and NodeMonitorGracePeriod tune node lifecycle
+	// (defaults 5s and 50s).
+	NodeMonitorPeriod      time.Duration
+	NodeMonitorGracePeriod time.Duration
 	// Controllers to run; nil runs all of AllControllers.
 	Controllers []string
 	// ResyncPeriod of the shared informers (default 0: no periodic resync).
@@ -160,7 +164,8 @@ func New(cfg Config) (*Manager, error) {
 		case nodelifecycle.Name:
 			workers = 2
 			r, err = nodelifecycle.New(nodelifecycle.Config{Client: cfg.Client, Informers: m.informers,
-				Recorder: recorder("node-controller"), Logger: cfg.Logger})
+				Recorder: recorder("node-controller"), Logger: cfg.Logger,
+				MonitorPeriod: cfg.NodeMonitorPeriod, GracePeriod: cfg.NodeMonitorGracePeriod})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
