@@ -48,7 +48,11 @@ func run(t *testing.T, client kubernetes.Interface, pool ...string) {
 }
 
 func ingressOf(client kubernetes.Interface, name string) string {
-	s, err := client.CoreV1().Services("ns").Get(context.Background(), name, metav1.GetOptions{})
+	return ingressIn(client, "ns", name)
+}
+
+func ingressIn(client kubernetes.Interface, ns, name string) string {
+	s, err := client.CoreV1().Services(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return "error: " + err.Error()
 	}
@@ -155,6 +159,21 @@ func TestNodeAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIngress(t, client, map[string]string{"a": "10.0.0.1,10.0.0.2,203.0.113.3"})
+}
+
+func waitIngressIn(t *testing.T, client kubernetes.Interface, ns, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := ingressIn(client, ns, name)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s ingress %q, want %q", ns, name, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
