@@ -105,6 +105,10 @@ func TestNamespaceDeletion(t *testing.T) {
 		_, err := c.client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, err
 	})
+	eventually(t, "the kube-root-ca.crt ConfigMap", func() (bool, error) {
+		cm, err := c.client.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil && strings.Contains(cm.Data["ca.crt"], "BEGIN CERTIFICATE"), err
+	})
 	mustKubectl(t, c, manifest(ns, "bosun.local/hello:v1"), "apply", "-f", "-")
 	mustKubectl(t, c, "", "-n", ns, "create", "configmap", "settings", "--from-literal=a=b")
 	mustKubectl(t, c, "", "-n", ns, "rollout", "status", "deployment/hello", "--timeout=60s")

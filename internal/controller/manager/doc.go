@@ -1,7 +1,7 @@
 // Package manager runs bosun's controllers as one component, as
 // kube-controller-manager does: replicaset, deployment, job, garbage
 // collector, namespace, serviceaccount, node IPAM, node lifecycle (with
-// taint-based eviction) and pod GC.
+// taint-based eviction), pod GC and the kube-root-ca.crt publisher.
 //
 // New builds one shared informer factory (typed) and one metadata informer
 // factory, an Event broadcaster that writes core/v1 Events through the API,

@@ -30,6 +30,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/controller/nodelifecycle"
 	"github.com/bosun-k8s/bosun/internal/controller/podgc"
 	"github.com/bosun-k8s/bosun/internal/controller/replicaset"
+	"github.com/bosun-k8s/bosun/internal/controller/rootcacert"
 	"github.com/bosun-k8s/bosun/internal/controller/serviceaccount"
 )
 
@@ -41,7 +42,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name,
+	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
 }
 
 // Config configures the manager.
@@ -66,6 +67,10 @@ type Config struct {
 	// (defaults 5s and 50s).
 	NodeMonitorPeriod      time.Duration
 	NodeMonitorGracePeriod time.Duration
+	// RootCA is the CA bundle published as kube-root-ca.crt in every
+	// namespace; default: RESTConfig's CA. Without one, that publisher is
+	// left out of the default set.
+	RootCA []byte
 	// Controllers to run; nil runs all of AllControllers.
 	Controllers []string
 	// ResyncPeriod of the shared informers (default 0: no periodic resync).
@@ -100,8 +105,19 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	explicit := cfg.Controllers != nil
 	if cfg.Controllers == nil {
 		cfg.Controllers = AllControllers
+	}
+	if len(cfg.RootCA) == 0 && cfg.RESTConfig != nil {
+		cfg.RootCA = cfg.RESTConfig.CAData
+		if len(cfg.RootCA) == 0 && cfg.RESTConfig.CAFile != "" {
+			data, err := os.ReadFile(cfg.RESTConfig.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("manager: read CA file: %w", err)
+			}
+			cfg.RootCA = data
+		}
 	}
 	for _, name := range cfg.Controllers {
 		if !slices.Contains(AllControllers, name) {
@@ -166,6 +182,12 @@ func New(cfg Config) (*Manager, error) {
 			r, err = nodelifecycle.New(nodelifecycle.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("node-controller"), Logger: cfg.Logger,
 				MonitorPeriod: cfg.NodeMonitorPeriod, GracePeriod: cfg.NodeMonitorGracePeriod})
+		case rootcacert.Name:
+			if len(cfg.RootCA) == 0 && !explicit {
+				continue
+			}
+			workers = 1
+			r, err = rootcacert.New(rootcacert.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger, RootCA: cfg.RootCA})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
