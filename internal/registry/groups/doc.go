@@ -28,8 +28,10 @@
 // (deployment generation, daemon set template generation, endpoint slice generation) default
 // the new object first.
 //
-// ParseCronSchedule is the cron syntax CronJob validation accepts, with Next for the cronjob
-// controller.
+// Helpers for the rest of bosun: ParseCronSchedule is the cron syntax CronJob validation
+// accepts, with Next for the cronjob controller; SystemPriorityClasses are the classes the API
+// server creates at start; EventToCore and EventFromCore map events.k8s.io/v1 events onto
+// core/v1 ones, for a server that stores events once and serves both versions as upstream.
 //
 // Object metadata, uid, timestamps, generation and the /status split are generic and live in
 // the API server. Kinds whose names are not DNS subdomains set Kind.NameValidation
