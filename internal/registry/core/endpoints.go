@@ -36,7 +36,7 @@ func endpointsKind() *registry.Kind {
 					}
 				}
 			}
-			e.Subsets = repackSubsets(e.Subsets)
+			e.Subsets = RepackEndpointSubsets(e.Subsets)
 		},
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validateEndpointSubsets(obj.(*corev1.Endpoints).Subsets, field.NewPath("subsets"))
@@ -141,11 +141,13 @@ func formatEndpoints(e *corev1.Endpoints) string {
 	return ret
 }
 
-// repackSubsets canonicalizes endpoints as upstream does before storing them: addresses that
-// serve the same set of ports share one subset, an address ready for a port in any subset is
-// ready, and addresses and ports are sorted. (Upstream orders ports and subsets by a hash of
-// their Go representation; here they are ordered by name, port and first address instead.)
-func repackSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
+// RepackEndpointSubsets returns subsets in the canonical form the endpoints kind stores, as
+// upstream canonicalizes them: addresses that serve the same set of ports share one subset,
+// an address ready for a port in any subset is ready, and addresses and ports are sorted.
+// (Upstream orders ports and subsets by a hash of their Go representation; here they are
+// ordered by name, port and first address.) An endpoints controller compares its desired
+// subsets in this form with the stored ones to avoid needless writes.
+func RepackEndpointSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
 	if len(subsets) == 0 {
 		return subsets
 	}
