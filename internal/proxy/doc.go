@@ -34,9 +34,20 @@
 // vanished chains and sets removed, all in one netlink transaction. The
 // first sync, and any sync after a failure, replaces the table atomically
 // (add, delete, add), which is also how a restarted proxy takes over its
-// predecessor's table without a gap. Syncs are at least MinSyncInterval
-// apart; events in between are coalesced. Run removes the table on
-// shutdown.
+// predecessor's table without a gap. A sync starts 5 ms after the event
+// that triggers it (a Service and its EndpointSlice arrive together) and at
+// least MinSyncInterval after the previous one — by default twice the
+// previous sync's duration, so the proxy answers at once while syncs are
+// cheap and stays under about half a core under constant churn; events in
+// between are coalesced. When UDP endpoints go away, or a UDP service gets
+// its first endpoint, the conntrack entries that would keep clients on the
+// old path are deleted. Run removes the table on shutdown.
+//
+// Figures on this machine (2 cores, go test -bench): computing the state of
+// 1000 services with 3 endpoints each takes ~10 ms; writing it whole
+// ~0.7 s (start-up only); an incremental write of one changed endpoint
+// among them ~18 ms; from a Service and its EndpointSlice created to the
+// first answer through the cluster IP, p50 8 ms, p99 18-30 ms.
 //
 // Node ports answer on 127.0.0.1 too: the proxy sets route_localnet, and a
 // filter rule drops packets for 127.0.0.0/8 from elsewhere that were not
