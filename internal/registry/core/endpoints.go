@@ -230,6 +230,8 @@ func RepackEndpointSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSub
 			g.Ports = append(g.Ports, port)
 		}
 	}
+	// Order subsets by their address sets, so that any input order gives the same result.
+	sort.Strings(order)
 	out := make([]corev1.EndpointSubset, 0, len(order))
 	for _, k := range order {
 		g := groups[k]
@@ -247,16 +249,6 @@ func RepackEndpointSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSub
 		})
 		out = append(out, *g)
 	}
-	first := func(s corev1.EndpointSubset) string {
-		if len(s.Addresses) > 0 {
-			return s.Addresses[0].IP
-		}
-		if len(s.NotReadyAddresses) > 0 {
-			return s.NotReadyAddresses[0].IP
-		}
-		return ""
-	}
-	sort.SliceStable(out, func(i, j int) bool { return first(out[i]) < first(out[j]) })
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -514,6 +515,17 @@ func TestEndpointsRepack(t *testing.T) {
 	want := "10.42.0.2 10.42.0.9 !10.42.0.3 http:80/TCP | 10.42.0.7 metrics:9090/TCP"
 	if strings.Join(got, " | ") != want {
 		t.Errorf("repacked = %q, want %q", strings.Join(got, " | "), want)
+	}
+	// Repacking is idempotent and independent of the input order.
+	again := ep.DeepCopy()
+	k.Default(again)
+	reversed := ep.DeepCopy()
+	for i, j := 0, len(reversed.Subsets)-1; i < j; i, j = i+1, j-1 {
+		reversed.Subsets[i], reversed.Subsets[j] = reversed.Subsets[j], reversed.Subsets[i]
+	}
+	k.Default(reversed)
+	if !equality.Semantic.DeepEqual(again.Subsets, ep.Subsets) || !equality.Semantic.DeepEqual(reversed.Subsets, ep.Subsets) {
+		t.Errorf("repack not canonical:\n%+v\n%+v\n%+v", ep.Subsets, again.Subsets, reversed.Subsets)
 	}
 	// Headless endpoints without ports keep their addresses.
 	headless := &corev1.Endpoints{Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.5"}}}}}
