@@ -776,3 +776,51 @@ func TestWatchTooLarge(t *testing.T) {
 		t.Fatal("channel not closed after ERROR")
 	}
 }
+
+func TestWatchNamespaceAndFieldFilter(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newTestStore(t, nil)
+	mustCreate(t, s.pods, pod("ns1", "old", nil, "node1"))
+	start, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNS, err := s.pods.Watch(ctx, WatchOptions{ResourceVersion: strconv.FormatInt(start, 10), Namespace: "ns1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode, err := s.pods.Watch(ctx, WatchOptions{ResourceVersion: strconv.FormatInt(start, 10), Field: fields.OneTermEqualSelector("spec.nodeName", "node2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s.pods, pod("ns2", "a", nil, "node1"))
+	mustCreate(t, s.pods, pod("ns1-x", "b", nil, "node1"))
+	c := mustCreate(t, s.pods, pod("ns1", "c", nil, "node2"))
+	d := mustCreate(t, s.pods, pod("ns2", "d", nil, "node2"))
+	if got, want := describe(next(t, byNS)), "ADDED ns1/c@"+rvOf(t, c); got != want {
+		t.Fatalf("namespace watch: %s, want %s", got, want)
+	}
+	if got, want := describe(next(t, byNode)), "ADDED ns1/c@"+rvOf(t, c); got != want {
+		t.Fatalf("field watch: %s, want %s", got, want)
+	}
+	if got, want := describe(next(t, byNode)), "ADDED ns2/d@"+rvOf(t, d); got != want {
+		t.Fatalf("field watch: %s, want %s", got, want)
+	}
+	// Scheduling moves a pod into the node's watch: ADDED there.
+	moved, err := s.pods.Update(ctx, "ns2", "a", func(cur runtime.Object) (runtime.Object, error) {
+		cur.(*corev1.Pod).Spec.NodeName = "node2"
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(next(t, byNode)), "ADDED ns2/a@"+rvOf(t, moved); got != want {
+		t.Fatalf("field watch: %s, want %s", got, want)
+	}
+	select {
+	case ev := <-byNS:
+		t.Fatalf("namespace watch got %s from another namespace", describe(ev))
+	default:
+	}
+}
