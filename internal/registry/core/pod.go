@@ -597,3 +597,28 @@ func podFields(p *corev1.Pod) fields.Set {
 		"status.nominatedNodeName": p.Status.NominatedNodeName,
 	}
 }
+
+// ValidateEphemeralContainersUpdate checks an update through the pods/ephemeralcontainers
+// subresource: the pod stays valid, ephemeral containers are only added (never removed or
+// changed), and static pods get none.
+func ValidateEphemeralContainersUpdate(p, old *corev1.Pod) field.ErrorList {
+	if _, ok := old.Annotations[corev1.MirrorPodAnnotationKey]; ok {
+		return field.ErrorList{field.Forbidden(field.NewPath(""), "static pods do not support ephemeral containers")}
+	}
+	errs := validatePodAnnotations(p.Annotations, &p.Spec, field.NewPath("metadata", "annotations"))
+	errs = append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"), podOpts{isPod: true})...)
+	specPath := field.NewPath("spec", "ephemeralContainers")
+	byName := make(map[string]*corev1.EphemeralContainer, len(p.Spec.EphemeralContainers))
+	for i := range p.Spec.EphemeralContainers {
+		byName[p.Spec.EphemeralContainers[i].Name] = &p.Spec.EphemeralContainers[i]
+	}
+	for _, o := range old.Spec.EphemeralContainers {
+		n, ok := byName[o.Name]
+		if !ok {
+			errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("existing ephemeral containers %q may not be removed\n", o.Name)))
+		} else if !equality.Semantic.DeepEqual(o, *n) {
+			errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("existing ephemeral containers %q may not be changed\n%v", o.Name, cmp.Diff(o, *n))))
+		}
+	}
+	return errs
+}

@@ -534,3 +534,38 @@ func TestPodStatusTransitions(t *testing.T) {
 		})
 	}
 }
+
+func TestEphemeralContainers(t *testing.T) {
+	k := kindByResource(t, "pods")
+	old := newPod("p", func(p *corev1.Pod) { p.ResourceVersion = "3" })
+	k.PrepareForCreate(old)
+	k.Default(old)
+	debug := corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+		Name: "debugger", Image: "bosun.local/busybox:1.36", Stdin: true, TTY: true}, TargetContainerName: "app"}
+
+	p := old.DeepCopy()
+	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{debug}
+	k.Default(p)
+	if errs := ValidateEphemeralContainersUpdate(p, old); len(errs) != 0 {
+		t.Fatalf("adding a debug container rejected: %v", errs)
+	}
+	if p.Spec.EphemeralContainers[0].TerminationMessagePolicy != corev1.TerminationMessageReadFile {
+		t.Errorf("ephemeral container not defaulted")
+	}
+
+	bad := p.DeepCopy()
+	bad.Spec.EphemeralContainers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, Protocol: "TCP"}}
+	bad.Spec.EphemeralContainers[0].TargetContainerName = "ghost"
+	got := joinErrs(errStrings(ValidateEphemeralContainersUpdate(bad, old)))
+	want := "spec.ephemeralContainers[0].ports: Forbidden: cannot be set for an Ephemeral Container\n" +
+		`spec.ephemeralContainers[0].targetContainerName: Not found: "ghost"`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+
+	removed := old.DeepCopy()
+	withDebug := p.DeepCopy()
+	if got := joinErrs(errStrings(ValidateEphemeralContainersUpdate(removed, withDebug))); got != "spec.ephemeralContainers: Forbidden: existing ephemeral containers \"debugger\" may not be removed\n" {
+		t.Errorf("removal: %q", got)
+	}
+}

@@ -786,20 +786,40 @@ func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, fldPath *f
 		} else {
 			names.Insert(ec.Name)
 		}
-		for j := range ec.Ports {
-			errs = append(errs, field.Forbidden(p.Child("ports").Index(j), "cannot be set on ephemeral containers"))
+		// Ephemeral containers may set only a subset of container fields.
+		const notAllowed = "cannot be set for an Ephemeral Container"
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"ports", len(ec.Ports) > 0}, {"resources", len(ec.Resources.Limits)+len(ec.Resources.Requests)+len(ec.Resources.Claims) > 0},
+			{"resizePolicy", len(ec.ResizePolicy) > 0}, {"lifecycle", ec.Lifecycle != nil},
+			{"livenessProbe", ec.LivenessProbe != nil}, {"readinessProbe", ec.ReadinessProbe != nil},
+			{"startupProbe", ec.StartupProbe != nil}, {"restartPolicy", ec.RestartPolicy != nil},
+		} {
+			if f.set {
+				errs = append(errs, field.Forbidden(p.Child(f.name), notAllowed))
+			}
 		}
-		if ec.Lifecycle != nil {
-			errs = append(errs, field.Forbidden(p.Child("lifecycle"), "cannot be set on ephemeral containers"))
+		for j, m := range ec.VolumeMounts {
+			if m.SubPath != "" {
+				errs = append(errs, field.Forbidden(p.Child("volumeMounts").Index(j).Child("subPath"), notAllowed))
+			}
+			if m.SubPathExpr != "" {
+				errs = append(errs, field.Forbidden(p.Child("volumeMounts").Index(j).Child("subPathExpr"), notAllowed))
+			}
 		}
-		if ec.LivenessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("livenessProbe"), "cannot be set on ephemeral containers"))
-		}
-		if ec.ReadinessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("readinessProbe"), "cannot be set on ephemeral containers"))
-		}
-		if ec.StartupProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("startupProbe"), "cannot be set on ephemeral containers"))
+		if ec.TargetContainerName != "" {
+			found := false
+			for _, c := range spec.Containers {
+				found = found || c.Name == ec.TargetContainerName
+			}
+			for _, c := range spec.InitContainers {
+				found = found || c.Name == ec.TargetContainerName
+			}
+			if !found {
+				errs = append(errs, field.NotFound(p.Child("targetContainerName"), ec.TargetContainerName))
+			}
 		}
 	}
 	return errs
