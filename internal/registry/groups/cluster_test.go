@@ -8,6 +8,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -273,5 +274,47 @@ func TestLease(t *testing.T) {
 		"spec.leaseTransitions: Invalid value: -1: must be greater than or equal to 0")
 	if got := k.Row(&coordinationv1.Lease{})[0]; got != "" {
 		t.Errorf("holder of an unheld lease = %q", got)
+	}
+}
+
+func TestRuntimeClass(t *testing.T) {
+	k := kindFor(t, "node.k8s.io", "runtimeclasses")
+	rc := &nodev1.RuntimeClass{ObjectMeta: meta("gvisor"), Handler: "runsc",
+		Overhead: &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}}}
+	if errs := create(k, rc); len(errs) != 0 {
+		t.Fatalf("valid runtime class rejected: %v", errs)
+	}
+	if got := k.Row(rc); !reflect.DeepEqual(got, []interface{}{"runsc", registry.Since(created.Time)}) {
+		t.Errorf("row = %#v", got)
+	}
+	up := rc.DeepCopy()
+	up.Handler = "kata"
+	wantErrs(t, update(k, up, rc), `handler: Invalid value: "kata": field is immutable`)
+	bad := &nodev1.RuntimeClass{ObjectMeta: meta("x"), Handler: "Run_SC",
+		Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("-1Mi")}},
+		Scheduling: &nodev1.Scheduling{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpEqual, Value: "x"}}}}
+	wantErrs(t, create(k, bad),
+		`handler: Invalid value: "Run_SC": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
+		`overhead.limits[memory]: Invalid value: "-1Mi": must be greater than or equal to 0`,
+		`scheduling.tolerations[0].operator: Invalid value: "Equal": operator must be Exists when `+"`key`"+` is empty, which means "match all values and all keys"`)
+}
+
+func TestCSIStorageCapacity(t *testing.T) {
+	k := kindFor(t, "storage.k8s.io", "csistoragecapacities")
+	q := resource.MustParse("10Gi")
+	c := &storagev1.CSIStorageCapacity{ObjectMeta: meta("cap-1"), StorageClassName: "local", Capacity: &q,
+		NodeTopology: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/hostname": "node-1"}}}
+	if errs := create(k, c); len(errs) != 0 {
+		t.Fatalf("valid capacity rejected: %v", errs)
+	}
+	if got := k.Row(c); !reflect.DeepEqual(got, []interface{}{"local", "10Gi"}) {
+		t.Errorf("row = %#v", got)
+	}
+	up := c.DeepCopy()
+	up.StorageClassName = "other"
+	wantErrs(t, update(k, up, c), `storageClassName: Invalid value: "other": field is immutable`)
+	got := create(k, &storagev1.CSIStorageCapacity{ObjectMeta: meta("x")})
+	if len(got) != 2 || got[0] != "storageClassName: Required value" {
+		t.Errorf("capacity without a class: %q", got)
 	}
 }

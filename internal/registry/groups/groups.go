@@ -29,6 +29,7 @@ func Kinds() []*registry.Kind {
 	out = append(out, policyKinds()...)
 	out = append(out, schedulingKinds()...)
 	out = append(out, autoscalingKinds()...)
+	out = append(out, nodeKinds()...)
 	return out
 }
 

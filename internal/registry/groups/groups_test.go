@@ -40,6 +40,8 @@ func TestKindsDiscovery(t *testing.T) {
 		"storage.k8s.io/v1/csidrivers":                     {"CSIDriver", false, nil, nil, false, false},
 		"storage.k8s.io/v1/csinodes":                       {"CSINode", false, nil, nil, false, false},
 		"storage.k8s.io/v1/volumeattachments":              {"VolumeAttachment", false, nil, nil, true, false},
+		"storage.k8s.io/v1/csistoragecapacities":           {"CSIStorageCapacity", true, nil, nil, false, false},
+		"node.k8s.io/v1/runtimeclasses":                    {"RuntimeClass", false, nil, nil, false, false},
 		"rbac.authorization.k8s.io/v1/roles":               {"Role", true, nil, nil, false, false},
 		"rbac.authorization.k8s.io/v1/rolebindings":        {"RoleBinding", true, nil, nil, false, false},
 		"rbac.authorization.k8s.io/v1/clusterroles":        {"ClusterRole", false, nil, nil, false, false},

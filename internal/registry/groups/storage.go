@@ -6,8 +6,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -23,7 +25,7 @@ const (
 )
 
 func storageKinds() []*registry.Kind {
-	return []*registry.Kind{storageClassKind(), csiDriverKind(), csiNodeKind(), volumeAttachmentKind()}
+	return []*registry.Kind{storageClassKind(), csiDriverKind(), csiNodeKind(), volumeAttachmentKind(), csiStorageCapacityKind()}
 }
 
 var storageGV = storagev1.SchemeGroupVersion
@@ -338,6 +340,64 @@ func volumeAttachmentKind() *registry.Kind {
 		Row: func(obj runtime.Object) []interface{} {
 			v := obj.(*storagev1.VolumeAttachment)
 			return []interface{}{v.Spec.Attacher, deref(v.Spec.Source.PersistentVolumeName, ""), v.Spec.NodeName, v.Status.Attached, age(&v.ObjectMeta)}
+		},
+	}
+}
+
+// --- csistoragecapacities ----------------------------------------------------------------
+
+func csiStorageCapacityKind() *registry.Kind {
+	return &registry.Kind{
+		GVK:        storageGV.WithKind("CSIStorageCapacity"),
+		Resource:   "csistoragecapacities",
+		Namespaced: true,
+		New:        func() runtime.Object { return &storagev1.CSIStorageCapacity{} },
+		NewList:    func() runtime.Object { return &storagev1.CSIStorageCapacityList{} },
+		Validate: func(obj runtime.Object) field.ErrorList {
+			c := obj.(*storagev1.CSIStorageCapacity)
+			var errs field.ErrorList
+			sp := field.NewPath("storageClassName")
+			if c.StorageClassName == "" {
+				errs = append(errs, field.Required(sp, ""))
+			}
+			for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(c.StorageClassName, false) {
+				errs = append(errs, field.Invalid(sp, c.StorageClassName, msg))
+			}
+			errs = append(errs, metav1validation.ValidateLabelSelector(c.NodeTopology, metav1validation.LabelSelectorValidationOptions{}, field.NewPath("nodeTopology"))...)
+			for _, q := range []struct {
+				name string
+				v    *resource.Quantity
+			}{{"capacity", c.Capacity}, {"maximumVolumeSize", c.MaximumVolumeSize}} {
+				if q.v != nil && q.v.Sign() < 0 {
+					errs = append(errs, field.Invalid(field.NewPath(q.name), q.v.String(), "must be greater than or equal to 0"))
+				}
+			}
+			return errs
+		},
+		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
+			c, o := obj.(*storagev1.CSIStorageCapacity), old.(*storagev1.CSIStorageCapacity)
+			var errs field.ErrorList
+			// the inputs of the driver's GetCapacity call are fixed
+			if !apiequality.Semantic.DeepEqual(c.NodeTopology, o.NodeTopology) {
+				errs = append(errs, field.Invalid(field.NewPath("nodeTopology"), c.NodeTopology, "field is immutable"))
+			}
+			if c.StorageClassName != o.StorageClassName {
+				errs = append(errs, field.Invalid(field.NewPath("storageClassName"), c.StorageClassName, "field is immutable"))
+			}
+			return errs
+		},
+		// upstream's printer has no AGE column for capacities
+		Columns: []metav1.TableColumnDefinition{
+			col("StorageClassName", "string", storagev1.CSIStorageCapacity{}.SwaggerDoc()["storageClassName"]),
+			col("Capacity", "string", storagev1.CSIStorageCapacity{}.SwaggerDoc()["capacity"]),
+		},
+		Row: func(obj runtime.Object) []interface{} {
+			c := obj.(*storagev1.CSIStorageCapacity)
+			capacity := "<unset>"
+			if c.Capacity != nil {
+				capacity = c.Capacity.String()
+			}
+			return []interface{}{c.StorageClassName, capacity}
 		},
 	}
 }
