@@ -3,10 +3,10 @@
 // batch/v1 (jobs, cronjobs), coordination.k8s.io/v1 (leases), discovery.k8s.io/v1
 // (endpointslices), events.k8s.io/v1 (events), networking.k8s.io/v1 (ingresses,
 // ingressclasses, networkpolicies), storage.k8s.io/v1 (storageclasses, csidrivers, csinodes,
-// volumeattachments, csistoragecapacities), rbac.authorization.k8s.io/v1 (roles, rolebindings, clusterroles,
-// clusterrolebindings), policy/v1 (poddisruptionbudgets), scheduling.k8s.io/v1
-// (priorityclasses), autoscaling/v2 (horizontalpodautoscalers) and node.k8s.io/v1
-// (runtimeclasses).
+// volumeattachments, csistoragecapacities), rbac.authorization.k8s.io/v1 (roles,
+// rolebindings, clusterroles, clusterrolebindings), policy/v1 (poddisruptionbudgets),
+// scheduling.k8s.io/v1 (priorityclasses), autoscaling/v2 (horizontalpodautoscalers) and
+// node.k8s.io/v1 (runtimeclasses).
 //
 // There is one file per API group. Each kind is a *registry.Kind whose hooks the generic API
 // server calls in the order registry.go documents (PrepareForCreate/PrepareForUpdate, then
