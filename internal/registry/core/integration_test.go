@@ -116,6 +116,73 @@ func TestAgainstAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("bound pod: status, replace, graceful delete", func(t *testing.T) {
+		pods := c.CoreV1().Pods("default")
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bound"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "bosun.local/hello:v1"}}}}
+		if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "bound"},
+			Target: corev1.ObjectReference{Kind: "Node", Name: "node-1"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("bind: %v", err)
+		}
+		cur, err := pods.Get(ctx, "bound", metav1.GetOptions{})
+		if err != nil || cur.Spec.NodeName != "node-1" {
+			t.Fatalf("after bind: %v %q", err, cur.Spec.NodeName)
+		}
+		cur.Status.Phase = corev1.PodRunning
+		cur.Status.PodIP = "10.42.0.7"
+		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Ready: true,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		st, err := pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		if len(st.Status.PodIPs) != 1 || st.Status.PodIPs[0].IP != "10.42.0.7" || st.Status.QOSClass != corev1.PodQOSBestEffort {
+			t.Errorf("status after update: %+v", st.Status)
+		}
+		list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=node-1,status.podIP=10.42.0.7"})
+		if err != nil || len(list.Items) != 1 {
+			t.Errorf("field selector on node and IP: %d items, err %v", len(list.Items), err)
+		}
+		// A replace of the original manifest (no nodeName) keeps the binding.
+		replaced := pod.DeepCopy()
+		replaced.ResourceVersion = st.ResourceVersion
+		replaced.Spec.Containers[0].Image = "bosun.local/hello:v2"
+		up, err := pods.Update(ctx, replaced, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatalf("replace: %v", err)
+		}
+		if up.Spec.NodeName != "node-1" || up.Spec.Containers[0].Image != "bosun.local/hello:v2" || up.Status.PodIP != "10.42.0.7" {
+			t.Errorf("after replace: node %q image %q ip %q", up.Spec.NodeName, up.Spec.Containers[0].Image, up.Status.PodIP)
+		}
+		changed := up.DeepCopy()
+		changed.Spec.RestartPolicy = corev1.RestartPolicyNever
+		if _, err := pods.Update(ctx, changed, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) ||
+			!strings.Contains(err.Error(), "pod updates may not change fields other than") {
+			t.Errorf("restartPolicy change: %v", err)
+		}
+		// A bound pod is deleted gracefully: it stays, terminating, for its grace period.
+		if err := pods.Delete(ctx, "bound", metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		gone, err := pods.Get(ctx, "bound", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("bound pod vanished at once: %v", err)
+		}
+		if gone.DeletionTimestamp == nil || gone.DeletionGracePeriodSeconds == nil || *gone.DeletionGracePeriodSeconds != 30 {
+			t.Errorf("deletion: ts %v grace %v", gone.DeletionTimestamp, gone.DeletionGracePeriodSeconds)
+		}
+		zero := int64(0)
+		if err := pods.Delete(ctx, "bound", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatalf("force delete: %v", err)
+		}
+		if _, err := pods.Get(ctx, "bound", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("after force delete: %v", err)
+		}
+	})
+
 	t.Run("namespace, service, secret", func(t *testing.T) {
 		ns, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{})
 		if err != nil {
