@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -194,5 +195,53 @@ func TestReverseAddr(t *testing.T) {
 		if got != want {
 			t.Errorf("reverseAddr(%s) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestLargeAnswers checks that a headless service with many endpoints
+// answers UDP within the client's buffer (truncated, so the client retries
+// over TCP) and TCP in full.
+func TestLargeAnswers(t *testing.T) {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "big"},
+		Spec:       corev1.ServiceSpec{ClusterIP: "None", ClusterIPs: []string{"None"}},
+	}
+	sl := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: "big-1", Labels: map[string]string{discoveryv1.LabelServiceName: "big"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+	}
+	for i := 0; i < 60; i++ {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.42.1.%d", i+1)}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}})
+	}
+	client := fake.NewClientset(svc, sl)
+	s, err := New(Config{Client: client, Listen: "127.0.0.1:0", Upstreams: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	<-s.Ready()
+	name := "big.default.svc.cluster.local."
+	udp := query(t, s.Addr(), "udp", name, dns.TypeA)
+	udp.Compress = true // as it was sent
+	if !udp.Truncated || udp.Len() > dns.MinMsgSize {
+		t.Errorf("UDP answer: truncated=%v, %d bytes", udp.Truncated, udp.Len())
+	}
+	if tcp := query(t, s.Addr(), "tcp", name, dns.TypeA); tcp.Truncated || len(tcp.Answer) != 60 {
+		t.Errorf("TCP answer: truncated=%v, %d records", tcp.Truncated, len(tcp.Answer))
+	}
+	// With EDNS0 and a 4096-byte buffer, all of it over UDP.
+	c := &dns.Client{Timeout: 30 * time.Second}
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	m.SetEdns0(4096, false)
+	r, _, err := c.Exchange(m, s.Addr())
+	if err != nil || r.Truncated || len(r.Answer) != 60 {
+		t.Errorf("EDNS0 answer: %v truncated=%v records=%d", err, r != nil && r.Truncated, len(r.Answer))
 	}
 }
