@@ -17,13 +17,16 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	m := s.answer(r)
 	if m == nil {
 		m = s.forward(r)
-	} else if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
+	}
+	if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
 		// Fit the client's buffer (512 bytes, or what EDNS0 announced);
 		// a truncated answer tells it to ask again over TCP.
 		size := dns.MinMsgSize
 		if opt := r.IsEdns0(); opt != nil {
 			size = max(size, int(opt.UDPSize()))
-			m.SetEdns0(opt.UDPSize(), false)
+			if m.IsEdns0() == nil {
+				m.SetEdns0(opt.UDPSize(), false)
+			}
 		}
 		m.Truncate(size)
 	}
