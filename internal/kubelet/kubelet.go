@@ -177,9 +177,6 @@ func New(cfg Config) (*Kubelet, error) {
 // a restarted kubelet adopts them.
 func (k *Kubelet) Run(ctx context.Context) error {
 	k.startEvents(ctx)
-	k.mu.Lock()
-	k.ctx = ctx
-	k.mu.Unlock()
 	k.factory.Start(ctx.Done())
 	k.svcFactory.Start(ctx.Done())
 	defer k.svcFactory.Shutdown()
@@ -188,8 +185,10 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	k.log.Info("kubelet started", "node", k.cfg.NodeName)
-	// Workers created by informer events before ctx was set start now.
+	// Workers start only now, with every cache synced; those created by
+	// informer events meanwhile start here.
 	k.mu.Lock()
+	k.ctx = ctx
 	for _, w := range k.workers {
 		k.startWorker(w)
 	}

@@ -380,3 +380,43 @@ func TestActiveDeadline(t *testing.T) {
 		t.Errorf("container not stopped: calls %v status %+v", rt.Calls("StopContainer"), p.Status.ContainerStatuses[0])
 	}
 }
+
+func TestSidecarInitContainers(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	rt.exitOnStart["setup"] = 0
+	always := v1.ContainerRestartPolicyAlways
+	pod := testPod("sidecar", "app")
+	pod.Spec.InitContainers = []v1.Container{
+		{Name: "proxy", Image: "bosun.local/hello:v1", RestartPolicy: &always},
+		{Name: "setup", Image: "bosun.local/hello:v1"},
+	}
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "sidecar", "Ready", func(p *v1.Pod) bool {
+		c := findCondition(p.Status.Conditions, v1.PodReady)
+		return running(p) && c != nil && c.Status == v1.ConditionTrue
+	})
+	if got := fmt.Sprint(rt.Calls("StartContainer")); got != "[StartContainer proxy StartContainer setup StartContainer app]" {
+		t.Errorf("start order %s", got)
+	}
+	if s := p.Status.InitContainerStatuses[0]; s.State.Running == nil || !s.Ready {
+		t.Errorf("sidecar status %+v", s)
+	}
+
+	// A run-to-completion pod: when the app finishes, the sidecar is
+	// stopped and the pod Succeeded regardless of the sidecar's exit code.
+	job := testPod("job", "work")
+	job.Spec.RestartPolicy = v1.RestartPolicyNever
+	job.UID = "uid-job"
+	job.Spec.InitContainers = []v1.Container{{Name: "logger", Image: "bosun.local/hello:v1", RestartPolicy: &always}}
+	if _, err := h.client.CoreV1().Pods("default").Create(context.Background(), job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPod("default", "job", "Running", running)
+	if !rt.Exit("work", 0) {
+		t.Fatal("work container not running")
+	}
+	p = h.waitPod("default", "job", "Succeeded", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodSucceeded })
+	if len(rt.Calls("StopContainer logger")) != 1 {
+		t.Errorf("sidecar stops: %v", rt.Calls("StopContainer"))
+	}
+}

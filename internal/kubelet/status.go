@@ -102,11 +102,23 @@ func buildStatus(in statusInput) v1.PodStatus {
 		}
 	}
 	initDone, initFailed := true, false
-	var incompleteInit []string
+	var incompleteInit, unready []string
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		cst := in.containerStatus(c, true, true)
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cst)
+		if isSidecar(c) {
+			// Sidecars count towards readiness, and initialization
+			// waits until they started.
+			if !cst.Ready {
+				unready = append(unready, c.Name)
+			}
+			if !appStarted && (cst.Started == nil || !*cst.Started) {
+				initDone = false
+				incompleteInit = append(incompleteInit, c.Name)
+			}
+			continue
+		}
 		if appStarted {
 			continue
 		}
@@ -119,7 +131,6 @@ func buildStatus(in statusInput) v1.PodStatus {
 			initFailed = true
 		}
 	}
-	var unready []string
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		cst := in.containerStatus(c, false, initDone)

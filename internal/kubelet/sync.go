@@ -274,23 +274,53 @@ func sandboxIPs(st *runtimeapi.PodSandboxStatus) []string {
 // restarting per policy. acted says it started or stopped something; wake
 // is when a back-off ends.
 func (w *podWorker) syncContainers(ctx context.Context, pod *v1.Pod, cs containerSet) (acted bool, wake time.Duration, err error) {
+	// Once an app container exists the pod is initialized: regular init
+	// containers never run again; sidecars keep being restarted.
+	initialized := false
+	for _, c := range pod.Spec.Containers {
+		if cs.latest(c.Name) != nil {
+			initialized = true
+		}
+	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		st := cs.latest(c.Name)
+		if isSidecar(c) {
+			a, d, e := w.syncSidecar(ctx, pod, c, cs)
+			acted = acted || a
+			if d > 0 && (wake == 0 || d < wake) {
+				wake = d
+			}
+			err = errors.Join(err, e)
+			if initialized {
+				continue
+			}
+			if st == nil || st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+				return acted, wake, err
+			}
+			if _, started, known := w.probes.results(st.Id); (known && !started) || (!known && c.StartupProbe != nil) {
+				return acted, wake, err // wait until the sidecar started
+			}
+			continue
+		}
+		if initialized {
+			continue
+		}
 		switch {
 		case st == nil:
-			return true, 0, w.startContainer(ctx, pod, c, 0, true)
+			return true, wake, errors.Join(err, w.startContainer(ctx, pod, c, 0, true))
 		case st.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
-			return false, 0, nil
+			return acted, wake, err
 		case st.State == runtimeapi.ContainerState_CONTAINER_CREATED:
-			return true, 0, w.startCreated(ctx, pod, c, st)
+			return true, wake, errors.Join(err, w.startCreated(ctx, pod, c, st))
 		case st.State == runtimeapi.ContainerState_CONTAINER_EXITED && st.ExitCode == 0:
 			continue
 		default: // exited with an error (or unknown)
 			if pod.Spec.RestartPolicy == v1.RestartPolicyNever {
-				return false, 0, nil // computeStatus reports the pod Failed
+				return acted, wake, err // computeStatus reports the pod Failed
 			}
-			return w.restart(ctx, pod, c, cs, true)
+			a, d, e := w.restart(ctx, pod, c, cs, true)
+			return acted || a, max(wake, d), errors.Join(err, e)
 		}
 	}
 	for i := range pod.Spec.Containers {
@@ -321,6 +351,31 @@ func (w *podWorker) syncContainers(ctx context.Context, pod *v1.Pod, cs containe
 		err = errors.Join(err, e)
 	}
 	return acted, wake, err
+}
+
+// isSidecar: an init container with restartPolicy Always runs beside the
+// app containers for the pod's whole life.
+func isSidecar(c *v1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
+}
+
+// syncSidecar keeps a sidecar running: started, restarted with back-off
+// whatever its exit code, killed when its probes say so.
+func (w *podWorker) syncSidecar(ctx context.Context, pod *v1.Pod, c *v1.Container, cs containerSet) (bool, time.Duration, error) {
+	st := cs.latest(c.Name)
+	switch {
+	case st == nil:
+		return true, 0, w.startContainer(ctx, pod, c, 0, true)
+	case st.State == runtimeapi.ContainerState_CONTAINER_CREATED:
+		return true, 0, w.startCreated(ctx, pod, c, st)
+	case st.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
+		if reason := w.killReason(c, st); reason != "" {
+			return true, 0, w.killContainer(ctx, pod, c, st.Id, gracePeriod(pod), fmt.Sprintf("Container %s %s, will be restarted", c.Name, reason))
+		}
+		return false, 0, nil
+	default:
+		return w.restart(ctx, pod, c, cs, true)
+	}
 }
 
 func shouldRestart(policy v1.RestartPolicy, exitCode int32) bool {
@@ -554,24 +609,30 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod, gone bool) error
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, len(cs))
-	n := 0
-	for name, ins := range cs {
-		for _, in := range ins {
-			if in.c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+	// App containers (and regular init containers) first, then sidecars.
+	for _, sidecars := range []bool{false, true} {
+		errc := make(chan error, len(cs))
+		n := 0
+		for name, ins := range cs {
+			spec := findContainer(pod, name)
+			if (spec != nil && isSidecar(spec)) != sidecars {
 				continue
 			}
-			n++
-			spec := findContainer(pod, name)
-			go func(id string) { errc <- w.killContainer(ctx, pod, spec, id, grace, "") }(in.c.Id)
+			for _, in := range ins {
+				if in.c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+					continue
+				}
+				n++
+				go func(id string) { errc <- w.killContainer(ctx, pod, spec, id, grace, "") }(in.c.Id)
+			}
 		}
-	}
-	var errs error
-	for ; n > 0; n-- {
-		errs = errors.Join(errs, <-errc)
-	}
-	if errs != nil {
-		return errs
+		var errs error
+		for ; n > 0; n-- {
+			errs = errors.Join(errs, <-errc)
+		}
+		if errs != nil {
+			return errs
+		}
 	}
 	sbs, err := k.runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: w.uidFilter()})
 	if err != nil {
