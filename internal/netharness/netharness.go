@@ -19,7 +19,7 @@
 // bridge, as the CNI bridge plugin would) and for machines outside the
 // cluster.
 //
-// Enter the namespace with Command (which wraps the process in
+// Enter the namespace with Command or Start (which wrap the process in
 // `nsenter --net=PATH`, not `ip netns exec`, which remounts /sys) or, for
 // in-process code, with Do, which runs a function on a locked OS thread
 // switched into the namespace. Sockets created inside Do stay in the
@@ -38,7 +38,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -316,4 +318,44 @@ func (n *NS) addOutside(subnet netip.Prefix, gw, addr netip.Addr) (*NS, error) {
 		return nil, errors.Join(fmt.Errorf("ip_forward: %w", err), out.Close())
 	}
 	return out, nil
+}
+
+// Start starts name with args inside the namespace and stops it when the
+// test ends: SIGTERM, then SIGKILL if it has not exited within 30 s.
+// Output goes to the test log.
+func (n *NS) Start(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("nsenter", append([]string{"--net=" + n.Path, "--", name}, args...)...)
+	w := testWriter{t: t, prefix: filepath.Base(name) + ": "}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("netharness: start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return cmd
+}
+
+type testWriter struct {
+	t      testing.TB
+	prefix string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.t.Log(w.prefix + l)
+	}
+	return len(p), nil
 }

@@ -3,6 +3,7 @@ package netharness
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -158,5 +159,29 @@ func TestLeaksCounted(t *testing.T) {
 			t.Fatal("leaked SYN not counted")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestStart(t *testing.T) {
+	ns := New(t)
+	// A process inside sees only the harness links.
+	cmd := ns.Start(t, "sleep", "60")
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nsenter execs the command, so the PID is the command's.
+	var want string
+	ns.Do(func() error {
+		want, err = os.Readlink("/proc/thread-self/ns/net")
+		return err
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for link != want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		link, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+	}
+	if link != want {
+		t.Errorf("process in %s, want %s", link, want)
 	}
 }
