@@ -19,6 +19,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
@@ -271,4 +272,66 @@ func wsExec(httpURL string) (string, error) {
 			return stdout.String(), fmt.Errorf("exec error: %s", msg[1:])
 		}
 	}
+}
+
+// TestRealExitCodesLimitsAndOOM: a run-to-completion pod whose containers
+// exit with a code and a termination message, read their cgroup limits,
+// and run out of memory; the status reports each as upstream does.
+func TestRealExitCodesLimitsAndOOM(t *testing.T) {
+	n := startRealNode(t)
+	client := fake.NewClientset()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	kl, err := New(Config{Client: client, NodeName: testNode, NodeIP: "127.0.0.1", Runtime: n.rt, DataDir: filepath.Join(n.dir, "kubelet"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{t: t, client: client}
+
+	limits := v1.ResourceRequirements{Limits: v1.ResourceList{
+		v1.ResourceCPU: resource.MustParse("250m"), v1.ResourceMemory: resource.MustParse("32Mi"),
+	}}
+	pod := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "batch", Namespace: "default", UID: types.UID(fmt.Sprintf("uid-batch-%d", rand.IntN(1e6)))},
+		Spec: v1.PodSpec{
+			NodeName: testNode, RestartPolicy: v1.RestartPolicyNever,
+			Containers: []v1.Container{
+				{Name: "exit3", Image: images.Busybox, Command: []string{"sh", "-c", "echo -n bye > /dev/termination-log; exit 3"}},
+				{Name: "limits", Image: images.Busybox, Resources: limits, Command: []string{"sh", "-c",
+					"cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes > /dev/termination-log"}},
+				{Name: "oom", Image: images.Busybox, Resources: limits, Command: []string{"sh", "-c", "x=aaaaaaaa; while true; do x=$x$x; done"}},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := h.waitPod("default", "batch", "Failed", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodFailed })
+	byName := map[string]*v1.ContainerStateTerminated{}
+	for _, cs := range p.Status.ContainerStatuses {
+		byName[cs.Name] = cs.State.Terminated
+	}
+	if s := byName["exit3"]; s == nil || s.ExitCode != 3 || s.Reason != "Error" || s.Message != "bye" {
+		t.Errorf("exit3: %+v", s)
+	}
+	if s := byName["limits"]; s == nil || s.ExitCode != 0 || s.Reason != "Completed" || s.Message != "25000\n33554432\n" {
+		t.Errorf("limits: %+v", s)
+	}
+	if s := byName["oom"]; s == nil || s.ExitCode != 137 || s.Reason != "OOMKilled" {
+		t.Errorf("oom: %+v", s)
+	}
+	// Delete it: containers and sandbox go.
+	now := metav1.Now()
+	p.DeletionTimestamp = &now
+	if _, err := client.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the runtime to be empty", func() bool {
+		sbs, err := n.rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
+		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
+		return err == nil && err2 == nil && len(sbs) == 0 && len(cs) == 0
+	})
 }
