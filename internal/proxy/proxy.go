@@ -19,6 +19,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
 	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -103,8 +104,7 @@ func (p *Proxy) conn() (*nftables.Conn, func(), error) {
 	return nftx.Conn(p.cfg.NetNSPath)
 }
 
-// Syncs returns how many syncs have written the kernel (for tests and
-// metrics).
+// Syncs returns how many syncs have succeeded (for tests and metrics).
 func (p *Proxy) Syncs() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -114,6 +114,14 @@ func (p *Proxy) Syncs() int {
 // Ready is closed after the first successful sync: every Service known
 // when the informers synced is programmed.
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
+
+// LastError returns the error of the last sync (nil when it succeeded), for
+// health checks.
+func (p *Proxy) LastError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastError
+}
 
 // Writes returns how many syncs had something to write to the kernel.
 func (p *Proxy) Writes() int {
@@ -128,9 +136,16 @@ func (p *Proxy) Run(ctx context.Context) error {
 	if err := p.enableRouteLocalnet(); err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(p.cfg.Client, 0)
-	svcInf := factory.Core().V1().Services()
-	sliceInf := factory.Discovery().V1().EndpointSlices()
+	// As kube-proxy: services handed to another proxy and the slices of
+	// headless services are not even cached.
+	svcFactory := informers.NewSharedInformerFactoryWithOptions(p.cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = "!" + labelServiceProxyName
+	}))
+	sliceFactory := informers.NewSharedInformerFactoryWithOptions(p.cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = "!" + corev1.IsHeadlessService
+	}))
+	svcInf := svcFactory.Core().V1().Services()
+	sliceInf := sliceFactory.Discovery().V1().EndpointSlices()
 	kick := make(chan struct{}, 1)
 	notify := func(any) {
 		select {
@@ -144,8 +159,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 			return fmt.Errorf("proxy: event handler: %w", err)
 		}
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	svcFactory.Start(ctx.Done())
+	sliceFactory.Start(ctx.Done())
+	defer svcFactory.Shutdown()
+	defer sliceFactory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced) {
 		return p.shutdown(nil)
 	}
