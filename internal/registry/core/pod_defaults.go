@@ -49,6 +49,7 @@ func DefaultPodSpec(s *corev1.PodSpec) {
 	if s.SchedulerName == "" {
 		s.SchedulerName = corev1.DefaultSchedulerName
 	}
+	dropDisabledFields(s)
 	// The v1 conversion mirrors serviceAccountName into the deprecated serviceAccount field.
 	if s.ServiceAccountName == "" && s.DeprecatedServiceAccount != "" {
 		s.ServiceAccountName = s.DeprecatedServiceAccount
@@ -334,4 +335,31 @@ func defaultPVCSpec(s *corev1.PersistentVolumeClaimSpec) {
 // intOrZero reports whether a target port is unset.
 func intOrStringUnset(v intstr.IntOrString) bool {
 	return v == intstr.FromInt32(0) || v == intstr.FromString("")
+}
+
+// dropDisabledFields clears the pod spec fields of features that Kubernetes 1.33 keeps off
+// by default, as upstream drops them when an object that did not use them is written:
+// pod-level resources, container stop signals and dynamic resource claims. (Image volumes
+// and cluster trust bundle projections, also off, are refused by validation as the empty
+// sources upstream's drop leaves behind would be.)
+func dropDisabledFields(s *corev1.PodSpec) {
+	s.Resources = nil
+	s.ResourceClaims = nil
+	drop := func(c *corev1.Container) {
+		if c.Lifecycle != nil {
+			c.Lifecycle.StopSignal = nil
+		}
+		c.Resources.Claims = nil
+	}
+	for i := range s.Containers {
+		drop(&s.Containers[i])
+	}
+	for i := range s.InitContainers {
+		drop(&s.InitContainers[i])
+	}
+	for i := range s.EphemeralContainers {
+		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
+		drop(&c)
+		s.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
+	}
 }

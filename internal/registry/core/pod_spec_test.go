@@ -194,3 +194,24 @@ func TestValidatePodTemplateSpec(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Fields of features Kubernetes 1.33 keeps off by default behave as upstream: dropped, or
+// refused where the drop would leave an empty source.
+func TestDisabledFeatures(t *testing.T) {
+	sig := corev1.SIGTERM
+	s := corev1.PodSpec{
+		Resources:      &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}},
+		ResourceClaims: []corev1.PodResourceClaim{{Name: "gpu"}},
+		Containers: []corev1.Container{{Name: "a", Image: "x", Lifecycle: &corev1.Lifecycle{StopSignal: &sig},
+			Resources: corev1.ResourceRequirements{Claims: []corev1.ResourceClaim{{Name: "gpu"}}}}},
+		Volumes: []corev1.Volume{{Name: "img", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "x:1"}}}},
+	}
+	DefaultPodSpec(&s)
+	if s.Resources != nil || s.ResourceClaims != nil || s.Containers[0].Lifecycle.StopSignal != nil || s.Containers[0].Resources.Claims != nil {
+		t.Errorf("disabled fields kept: %+v", s)
+	}
+	got := joinErrs(errStrings(ValidatePodSpec(&s, field.NewPath("spec"))))
+	if got != "spec.volumes[0]: Required value: must specify a volume type" {
+		t.Errorf("image volume: %q", got)
+	}
+}

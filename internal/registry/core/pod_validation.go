@@ -459,7 +459,7 @@ func volumeSourceNames(s *corev1.VolumeSource) []string {
 	add(s.ScaleIO != nil, "scaleIO")
 	add(s.CSI != nil, "csi")
 	add(s.Ephemeral != nil, "ephemeral")
-	add(s.Image != nil, "image")
+	// Image volumes are off by default in 1.33: upstream drops the source, so it counts as none.
 	return out
 }
 
@@ -536,9 +536,6 @@ func validateVolumeSource(s *corev1.VolumeSource, p *field.Path) field.ErrorList
 		} else {
 			errs = append(errs, validatePVCSpec(&s.Ephemeral.VolumeClaimTemplate.Spec, ep.Child("volumeClaimTemplate").Child("spec"))...)
 		}
-	}
-	if s.Image != nil && s.Image.Reference == "" {
-		errs = append(errs, field.Required(p.Child("image").Child("reference"), ""))
 	}
 	return errs
 }
@@ -647,11 +644,9 @@ func validateProjected(pr *corev1.ProjectedVolumeSource, p *field.Path) field.Er
 				errs = append(errs, field.Required(tp.Child("path"), ""))
 			}
 		}
-		if src.ClusterTrustBundle != nil {
-			n++
-			if n > 1 {
-				errs = append(errs, field.Forbidden(sp.Child("clusterTrustBundle"), "may not specify more than 1 volume type per source"))
-			}
+		// Cluster trust bundle projections are off by default in 1.33: upstream drops them.
+		if n == 0 {
+			errs = append(errs, field.Required(sp, "one source required"))
 		}
 	}
 	return errs
@@ -1236,9 +1231,6 @@ func validateLifecycle(lc *corev1.Lifecycle, grace *int64, p *field.Path) field.
 		}
 		ph := corev1.ProbeHandler{Exec: h.h.Exec, HTTPGet: h.h.HTTPGet, TCPSocket: h.h.TCPSocket}
 		errs = append(errs, validateHandler(&ph, h.h.Sleep, grace, p.Child(h.name))...)
-	}
-	if lc.StopSignal != nil {
-		errs = append(errs, field.Forbidden(p.Child("stopSignal"), "may not be set"))
 	}
 	return errs
 }
