@@ -5,8 +5,9 @@
 // ingressclasses, networkpolicies), storage.k8s.io/v1 (storageclasses, csidrivers, csinodes,
 // volumeattachments, csistoragecapacities), rbac.authorization.k8s.io/v1 (roles,
 // rolebindings, clusterroles, clusterrolebindings), policy/v1 (poddisruptionbudgets),
-// scheduling.k8s.io/v1 (priorityclasses), autoscaling/v2 (horizontalpodautoscalers) and
-// node.k8s.io/v1 (runtimeclasses).
+// scheduling.k8s.io/v1 (priorityclasses), autoscaling/v2 (horizontalpodautoscalers),
+// node.k8s.io/v1 (runtimeclasses) and flowcontrol.apiserver.k8s.io/v1 (flowschemas,
+// prioritylevelconfigurations: stored and validated, not yet applied to requests).
 //
 // There is one file per API group. Each kind is a *registry.Kind whose hooks the generic API
 // server calls in the order registry.go documents (PrepareForCreate/PrepareForUpdate, then

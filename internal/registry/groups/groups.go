@@ -30,6 +30,7 @@ func Kinds() []*registry.Kind {
 	out = append(out, schedulingKinds()...)
 	out = append(out, autoscalingKinds()...)
 	out = append(out, nodeKinds()...)
+	out = append(out, flowcontrolKinds()...)
 	return out
 }
 
