@@ -324,6 +324,8 @@ func defaultDownwardAPIItems(items []corev1.DownwardAPIVolumeFile) {
 }
 
 func defaultPVCSpec(s *corev1.PersistentVolumeClaimSpec) {
+	// Volume attributes classes are off by default in 1.33; upstream drops the field.
+	s.VolumeAttributesClassName = nil
 	if s.VolumeMode == nil {
 		m := corev1.PersistentVolumeFilesystem
 		s.VolumeMode = &m

@@ -174,6 +174,8 @@ func persistentVolumeKind() *registry.Kind {
 			if pv.Status.Phase == "" {
 				pv.Status.Phase = corev1.VolumePending
 			}
+			// Volume attributes classes are off by default in 1.33; upstream drops the field.
+			pv.Spec.VolumeAttributesClassName = nil
 			if pv.Spec.PersistentVolumeReclaimPolicy == "" {
 				pv.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
 			}
