@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -213,6 +214,9 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 				return err
 			}
 			w.sandboxID, w.sandboxCfg, w.podIPs = ready.Id, cfg, sandboxIPs(st)
+			if pod.Spec.HostNetwork && k.cfg.NodeIP != "" {
+				w.podIPs = []string{k.cfg.NodeIP}
+			}
 			if err := k.writeHostsFile(pod, w.podIPs); err != nil {
 				return err
 			}
@@ -702,8 +706,11 @@ func (w *podWorker) finish(ctx context.Context, pod *v1.Pod, gone bool) error {
 	if err := k.teardownVolumes(w.uid); err != nil {
 		return err
 	}
-	if pod != nil {
-		_ = os.RemoveAll(k.logDir(pod))
+	// Log dirs are <ns>_<name>_<uid>.
+	if dirs, err := filepath.Glob(filepath.Join(k.cfg.DataDir, "logs", "*_"+string(w.uid))); err == nil {
+		for _, d := range dirs {
+			_ = os.RemoveAll(d)
+		}
 	}
 	k.forgetTokens(w.uid)
 	k.backoff.forgetPrefix(string(w.uid) + "/")
