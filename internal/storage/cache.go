@@ -30,6 +30,7 @@ type event struct {
 	cur  *Entry // for Deleted: the last state with RV = the deletion revision
 	prev *Entry // the version before (nil for Added)
 	rv   int64
+	at   time.Time // when ingest recorded it
 
 	once     sync.Once
 	prevAtRV *Entry // prev with RV = rv, for watchers the object stops matching
@@ -80,8 +81,7 @@ func (r *Resource) reset(entries []*Entry, rev int64) {
 	r.tree = t
 	r.snap = nil
 	r.lastRV = 0
-	r.events = nil
-	r.head = 0
+	r.events = ring{}
 	r.floor = rev
 	ws := r.watchers
 	r.watchers = map[*watcher]struct{}{}
@@ -141,14 +141,11 @@ func (r *Resource) del(key string, last *Entry, rv int64) {
 // record appends ev to the window and hands it to the watchers. r.mu must be held.
 func (r *Resource) record(ev *event) {
 	r.lastRV = ev.rv
-	window := r.s.cfg.EventWindow
-	if len(r.events) < window {
-		r.events = append(r.events, ev)
-	} else {
-		r.floor = r.events[r.head].rv
-		r.events[r.head] = ev
-		r.head = (r.head + 1) % window
+	ev.at = r.s.cfg.Now()
+	if old := r.events.push(ev, r.s.cfg.EventWindow); old != nil {
+		r.floor = old.rv
 	}
+	r.trimLocked(ev.at)
 	for w := range r.watchers {
 		if out, ok := w.convert(r, ev); ok {
 			if !w.enqueue(out) {
@@ -159,23 +156,22 @@ func (r *Resource) record(ev *event) {
 }
 
 // eventsAfterLocked returns the window's events with rv > after, oldest first.
-func (r *Resource) eventsAfterLocked(after int64) []*event {
-	n := len(r.events)
-	at := func(i int) *event { return r.events[(r.head+i)%n] }
-	lo, hi := 0, n
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if at(mid).rv > after {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
+func (r *Resource) eventsAfterLocked(after int64) []*event { return r.events.after(after) }
+
+// trimLocked drops events older than EventMaxAge, so a burst of changes does not keep old
+// versions of objects in memory once it is over. r.mu must be held.
+func (r *Resource) trimLocked(now time.Time) {
+	cutoff := now.Add(-r.s.cfg.EventMaxAge)
+	for r.events.len() > 0 && r.events.at(0).at.Before(cutoff) {
+		r.floor = r.events.popFront().rv
 	}
-	out := make([]*event, 0, n-lo)
-	for i := lo; i < n; i++ {
-		out = append(out, at(i))
-	}
-	return out
+}
+
+// trim drops old events (called periodically for resources without new events).
+func (r *Resource) trim() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trimLocked(r.s.cfg.Now())
 }
 
 // prevAt returns the previous state of ev's object with RV = ev.rv.

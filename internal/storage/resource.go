@@ -30,9 +30,8 @@ type Resource struct {
 	snap   *snapshot             // clone of tree handed to readers; nil when tree changed since
 	lastRV int64                 // revision of the last event applied to this resource
 
-	// Event window: a ring of the most recent events, for watches resuming from an RV.
-	events []*event
-	head   int   // index of the oldest event when the ring is full
+	// Event window: the most recent events, for watches resuming from an RV.
+	events ring
 	floor  int64 // a watch from RV N can be served iff N >= floor
 
 	watchers map[*watcher]struct{}

@@ -29,6 +29,11 @@ type Config struct {
 	// EventWindow is how many events each resource keeps for watches resuming from a
 	// resourceVersion. Default 10000.
 	EventWindow int
+	// EventMaxAge bounds how long an event stays in the window (a watch resuming from an
+	// older RV gets 410 and re-lists). Default 10 min.
+	EventMaxAge time.Duration
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
 	// BookmarkInterval is how often watchers that allow bookmarks get one. Default 1 min.
 	BookmarkInterval time.Duration
 	// WatcherQueue is how many undelivered events a watcher may have queued before it is
@@ -93,6 +98,12 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.EventWindow <= 0 {
 		cfg.EventWindow = 10000
+	}
+	if cfg.EventMaxAge <= 0 {
+		cfg.EventMaxAge = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.BookmarkInterval <= 0 {
 		cfg.BookmarkInterval = time.Minute
@@ -412,6 +423,7 @@ func (s *Store) bookmarkLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, r := range s.all {
+				r.trim()
 				r.bookmark()
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -822,5 +823,42 @@ func TestWatchNamespaceAndFieldFilter(t *testing.T) {
 	case ev := <-byNS:
 		t.Fatalf("namespace watch got %s from another namespace", describe(ev))
 	default:
+	}
+}
+
+// TestEventMaxAge: events older than EventMaxAge leave the window, so resuming from before
+// them is 410 Gone, while resuming after them still works.
+func TestEventMaxAge(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := newTestStore(t, func(c *Config) { c.EventMaxAge = time.Minute; c.Now = clock })
+	a := mustCreate(t, s.pods, pod("ns", "a", nil, ""))
+	b := mustCreate(t, s.pods, pod("ns", "b", nil, ""))
+	if _, err := s.pods.List(ctx, ListOptions{}); err != nil { // cache has a and b
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	c := mustCreate(t, s.pods, pod("ns", "c", nil, ""))
+	if _, err := s.pods.List(ctx, ListOptions{}); err != nil { // cache has c: a and b aged out
+		t.Fatal(err)
+	}
+	old, err := s.pods.Watch(ctx, WatchOptions{ResourceVersion: rvOf(t, a)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, old); ev.Type != watch.Error || !apierrors.IsResourceExpired(ev.Status) {
+		t.Fatalf("watch from before the aged-out events: %s, want ERROR 410", describe(ev))
+	}
+	fresh, err := s.pods.Watch(ctx, WatchOptions{ResourceVersion: rvOf(t, b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(next(t, fresh)), "ADDED ns/c@"+rvOf(t, c); got != want {
+		t.Fatalf("watch from the last aged-out event: %s, want %s", got, want)
 	}
 }

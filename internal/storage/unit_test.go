@@ -156,3 +156,43 @@ func TestCallbackPanicIsAnError(t *testing.T) {
 		t.Fatal("want an error from a panicking Row")
 	}
 }
+
+func TestRing(t *testing.T) {
+	var q ring
+	var dropped []int64
+	for rv := int64(1); rv <= 100; rv++ {
+		if old := q.push(&event{rv: rv}, 40); old != nil {
+			dropped = append(dropped, old.rv)
+		}
+	}
+	if q.len() != 40 || len(dropped) != 60 || dropped[0] != 1 || dropped[59] != 60 {
+		t.Fatalf("len %d, dropped %d (%v…)", q.len(), len(dropped), dropped[:3])
+	}
+	after := q.after(89)
+	if len(after) != 11 || after[0].rv != 90 || after[10].rv != 100 {
+		t.Fatalf("after(89): %d events from %d", len(after), after[0].rv)
+	}
+	if got := q.after(0); len(got) != 40 || got[0].rv != 61 {
+		t.Fatalf("after(0): %d events from %d", len(got), got[0].rv)
+	}
+	if got := q.after(100); len(got) != 0 {
+		t.Fatalf("after(100): %d events", len(got))
+	}
+	for q.len() > 1 {
+		q.popFront()
+	}
+	if q.at(0).rv != 100 {
+		t.Fatalf("last event %d, want 100", q.at(0).rv)
+	}
+
+	var big ring
+	for rv := int64(1); rv <= 1000; rv++ {
+		big.push(&event{rv: rv}, 1000)
+	}
+	for big.len() > 10 {
+		big.popFront()
+	}
+	if len(big.buf) > 128 || big.at(0).rv != 991 {
+		t.Fatalf("after trimming to 10 events the buffer holds %d slots, first %d", len(big.buf), big.at(0).rv)
+	}
+}
