@@ -25,7 +25,7 @@ type leaseGrant struct {
 
 func (s *Store) lease(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
 	secs := int64((ttl + time.Second - 1) / time.Second)
-	now := time.Now()
+	now := s.cfg.Now()
 	s.leases.mu.Lock()
 	defer s.leases.mu.Unlock()
 	if g := s.leases.byTT[secs]; g != nil && now.Sub(g.granted) < g.reuse {

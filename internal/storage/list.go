@@ -9,7 +9,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -223,7 +222,7 @@ func (r *Resource) listSnapshot(snap *snapshot, m matcher, lp, from string, limi
 
 // keepSnapshot remembers snap so the next pages of a paginated list come from memory.
 func (r *Resource) keepSnapshot(snap *snapshot) {
-	now := time.Now()
+	now := r.s.cfg.Now()
 	r.snapsMu.Lock()
 	defer r.snapsMu.Unlock()
 	for rev, k := range r.snaps {
@@ -238,7 +237,7 @@ func (r *Resource) keptSnapshot(rev int64) *snapshot {
 	r.snapsMu.Lock()
 	defer r.snapsMu.Unlock()
 	k := r.snaps[rev]
-	if k == nil || time.Now().After(k.expires) {
+	if k == nil || r.s.cfg.Now().After(k.expires) {
 		return nil
 	}
 	return k.snap
