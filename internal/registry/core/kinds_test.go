@@ -381,3 +381,44 @@ func TestServiceRow(t *testing.T) {
 		})
 	}
 }
+
+// TestKindsHandleEmptyObjects runs every hook on zero-valued objects: none may panic.
+func TestKindsHandleEmptyObjects(t *testing.T) {
+	for _, k := range Kinds() {
+		t.Run(k.Resource, func(t *testing.T) {
+			obj, old := k.New(), k.New()
+			if k.PrepareForCreate != nil {
+				k.PrepareForCreate(obj)
+			}
+			if k.Default != nil {
+				k.Default(obj)
+			}
+			if k.Validate != nil {
+				_ = k.Validate(obj)
+			}
+			if k.PrepareForUpdate != nil {
+				k.PrepareForUpdate(k.New(), old)
+			}
+			if k.ValidateUpdate != nil {
+				_ = k.ValidateUpdate(k.New(), old)
+			}
+			if k.ValidateStatusUpdate != nil {
+				_ = k.ValidateStatusUpdate(k.New(), old)
+			}
+			if k.GracefulDelete != nil {
+				_, _ = k.GracefulDelete(k.New(), nil)
+			}
+			if k.Row != nil {
+				for _, c := range k.Row(k.New()) {
+					_ = cellText(t, c)
+				}
+			}
+			if k.Fields != nil {
+				_ = k.Fields(k.New())
+			}
+			if k.Scale != nil {
+				_, _, _ = k.Scale.Get(k.New())
+			}
+		})
+	}
+}
