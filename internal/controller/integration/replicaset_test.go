@@ -107,3 +107,56 @@ func TestReplicaSetKeepsReplicas(t *testing.T) {
 func itoa(n int32) string {
 	return strconv.Itoa(int(n))
 }
+
+const rcManifest = `apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy
+  namespace: rc
+spec:
+  replicas: 2
+  selector:
+    app: legacy
+  template:
+    metadata:
+      labels:
+        app: legacy
+    spec:
+      containers:
+      - name: hello
+        image: bosun.local/hello:v1
+`
+
+func TestReplicationController(t *testing.T) {
+	c := start(t)
+	ctx := context.Background()
+	createNamespace(t, c, "rc")
+	c.runKubelet(t, "rc", 20*time.Millisecond)
+	mustKubectl(t, c, rcManifest, "apply", "-f", "-")
+	waitRC := func(n int32) {
+		t.Helper()
+		eventually(t, "replicationcontroller status", func() (bool, error) {
+			rc, err := c.client.CoreV1().ReplicationControllers("rc").Get(ctx, "legacy", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return rc.Status.Replicas == n && rc.Status.ReadyReplicas == n && rc.Status.AvailableReplicas == n &&
+				rc.Status.ObservedGeneration == rc.Generation && len(activePods(t, c, "rc", "app=legacy")) == int(n), nil
+		})
+	}
+	waitRC(2)
+	mustKubectl(t, c, "", "-n", "rc", "scale", "rc/legacy", "--replicas=4")
+	waitRC(4)
+	for _, p := range activePods(t, c, "rc", "app=legacy") {
+		if ref := metav1.GetControllerOf(&p); ref == nil || ref.Kind != "ReplicationController" {
+			t.Errorf("pod %s owner = %+v", p.Name, ref)
+		}
+	}
+	if ev := eventsFor(t, c, "rc", "legacy"); !strings.Contains(ev, "SuccessfulCreate Created pod: legacy-") {
+		t.Errorf("events: %s", ev)
+	}
+	mustKubectl(t, c, "", "-n", "rc", "delete", "rc/legacy")
+	eventually(t, "the pods to be collected", func() (bool, error) {
+		return len(activePods(t, c, "rc", "app=legacy")) == 0, nil
+	})
+}

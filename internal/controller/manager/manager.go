@@ -42,7 +42,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
+	replicaset.Name, replicaset.RCName, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
 }
 
 // Config configures the manager.
@@ -159,6 +159,9 @@ func New(cfg Config) (*Manager, error) {
 		case replicaset.Name:
 			r, err = replicaset.New(replicaset.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("replicaset-controller"), Logger: cfg.Logger})
+		case replicaset.RCName:
+			r, err = replicaset.NewReplicationController(replicaset.Config{Client: cfg.Client, Informers: m.informers,
+				Recorder: recorder("replication-controller"), Logger: cfg.Logger})
 		case deployment.Name:
 			r, err = deployment.New(deployment.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("deployment-controller"), Logger: cfg.Logger})

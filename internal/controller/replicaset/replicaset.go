@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -35,6 +34,9 @@ const Name = "replicaset"
 const DefaultBurstReplicas = 500
 
 var rsKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+
+// RCName is the ReplicationController controller's name.
+const RCName = "replicationcontroller"
 
 // Event reasons, as upstream.
 const (
@@ -63,7 +65,8 @@ type Controller struct {
 	clock    clock.Clock
 	burst    int
 
-	rsLister  appslisters.ReplicaSetLister
+	name      string
+	k         kind
 	podLister corelisters.PodLister
 	podIndex  cache.Indexer
 	synced    []cache.InformerSynced
@@ -72,10 +75,29 @@ type Controller struct {
 	expectations *controllerutil.Expectations
 }
 
-// New validates cfg and registers the controller's informer handlers.
+// New returns the ReplicaSet controller; it validates cfg and registers
+// the controller's informer handlers.
 func New(cfg Config) (*Controller, error) {
-	if cfg.Client == nil || cfg.Informers == nil || cfg.Recorder == nil {
-		return nil, errors.New("replicaset: Client, Informers and Recorder are required")
+	if cfg.Informers == nil {
+		return nil, errors.New("replicaset: Informers is required")
+	}
+	inf := cfg.Informers.Apps().V1().ReplicaSets()
+	return newController(cfg, Name, replicaSets{client: cfg.Client, lister: inf.Lister()}, inf.Informer())
+}
+
+// NewReplicationController returns the same controller for
+// ReplicationControllers (core/v1, map selectors).
+func NewReplicationController(cfg Config) (*Controller, error) {
+	if cfg.Informers == nil {
+		return nil, errors.New("replicationcontroller: Informers is required")
+	}
+	inf := cfg.Informers.Core().V1().ReplicationControllers()
+	return newController(cfg, RCName, replicationControllers{client: cfg.Client, lister: inf.Lister()}, inf.Informer())
+}
+
+func newController(cfg Config, name string, k kind, inf cache.SharedIndexInformer) (*Controller, error) {
+	if cfg.Client == nil || cfg.Recorder == nil {
+		return nil, fmt.Errorf("%s: Client and Recorder are required", name)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -86,44 +108,44 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.BurstReplicas <= 0 {
 		cfg.BurstReplicas = DefaultBurstReplicas
 	}
-	rsInf := cfg.Informers.Apps().V1().ReplicaSets()
 	podInf := cfg.Informers.Core().V1().Pods()
 	if err := controllerutil.AddControllerUIDIndex(podInf.Informer()); err != nil {
-		return nil, fmt.Errorf("replicaset: pod index: %w", err)
+		return nil, fmt.Errorf("%s: pod index: %w", name, err)
 	}
 	c := &Controller{
 		client:       cfg.Client,
 		recorder:     cfg.Recorder,
-		log:          cfg.Logger.With("controller", Name),
+		log:          cfg.Logger.With("controller", name),
 		clock:        cfg.Clock,
 		burst:        cfg.BurstReplicas,
-		rsLister:     rsInf.Lister(),
+		name:         name,
+		k:            k,
 		podLister:    podInf.Lister(),
 		podIndex:     podInf.Informer().GetIndexer(),
-		synced:       []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:        controllerutil.NewQueue(Name),
+		synced:       []cache.InformerSynced{inf.HasSynced, podInf.Informer().HasSynced},
+		queue:        controllerutil.NewQueue(name),
 		expectations: controllerutil.NewExpectations(cfg.Clock),
 	}
-	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: c.updateRS,
 		DeleteFunc: c.deleteRS,
 	}); err != nil {
-		return nil, fmt.Errorf("replicaset: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.addPod,
 		UpdateFunc: c.updatePod,
 		DeleteFunc: c.deletePod,
 	}); err != nil {
-		return nil, fmt.Errorf("replicaset: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return c, nil
 }
 
 // Run runs workers until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	return controllerutil.RunWorkers(ctx, c.log, Name, c.queue, workers, c.sync, c.synced...)
+	return controllerutil.RunWorkers(ctx, c.log, c.name, c.queue, workers, c.sync, c.synced...)
 }
 
 func (c *Controller) enqueue(obj any) {
@@ -146,10 +168,10 @@ func (c *Controller) deleteRS(obj any) {
 // resolveRef returns the ReplicaSet that ref names, if it is still the same
 // object (same UID).
 func (c *Controller) resolveRef(ns string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref.Kind != rsKind.Kind {
+	if ref.Kind != c.k.gvk().Kind {
 		return nil
 	}
-	rs, err := c.rsLister.ReplicaSets(ns).Get(ref.Name)
+	rs, err := c.k.get(ns, ref.Name)
 	if err != nil || rs.UID != ref.UID {
 		return nil
 	}
@@ -161,7 +183,7 @@ func (c *Controller) matchingReplicaSets(pod *corev1.Pod) []*appsv1.ReplicaSet {
 	if len(pod.Labels) == 0 {
 		return nil
 	}
-	list, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	list, err := c.k.list(pod.Namespace)
 	if err != nil {
 		return nil
 	}
@@ -266,7 +288,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	rs, err := c.rsLister.ReplicaSets(ns).Get(name)
+	rs, err := c.k.get(ns, name)
 	if apierrors.IsNotFound(err) {
 		c.expectations.Delete(key)
 		return nil
@@ -277,7 +299,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	needsSync := c.expectations.Satisfied(key)
 	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil {
-		c.recorder.Eventf(rs, corev1.EventTypeWarning, "InvalidSelector", "Invalid selector: %v", err)
+		c.recorder.Eventf(c.k.ref(rs), corev1.EventTypeWarning, "InvalidSelector", "Invalid selector: %v", err)
 		return nil
 	}
 	all, err := c.podLister.Pods(ns).List(labels.Everything())
@@ -309,14 +331,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selector labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
 	m := &controllerutil.RefManager{
 		Controller:    rs,
-		ControllerGVK: rsKind,
+		ControllerGVK: c.k.gvk(),
 		Selector:      selector,
 		Patch: func(ns, name string, data []byte) error {
 			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
 			return err
 		},
 		CanAdopt: controllerutil.RecheckDeletion(rs.UID, func() (metav1.Object, error) {
-			return c.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+			return c.k.getLive(ctx, rs.Namespace, rs.Name)
 		}),
 	}
 	var claimed []*corev1.Pod
@@ -340,7 +362,7 @@ func (c *Controller) manageReplicas(ctx context.Context, pods []*corev1.Pod, rs 
 	case diff < 0:
 		diff = min(-diff, c.burst)
 		c.expectations.ExpectCreations(key, diff)
-		ref := controllerutil.NewControllerRef(rs, rsKind)
+		ref := controllerutil.NewControllerRef(rs, c.k.gvk())
 		successes, err := controllerutil.SlowStartBatch(diff, controllerutil.SlowStartInitialBatchSize, func() error {
 			pod := controllerutil.PodFromTemplate(&rs.Spec.Template, rs.Namespace, rs.Name, ref)
 			created, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, pod, metav1.CreateOptions{})
@@ -348,10 +370,10 @@ func (c *Controller) manageReplicas(ctx context.Context, pods []*corev1.Pod, rs 
 				if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 					return nil
 				}
-				c.recorder.Eventf(rs, corev1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
+				c.recorder.Eventf(c.k.ref(rs), corev1.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
 				return err
 			}
-			c.recorder.Eventf(rs, corev1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %s", created.Name)
+			c.recorder.Eventf(c.k.ref(rs), corev1.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %s", created.Name)
 			return nil
 		})
 		// Creations that were skipped or failed will never be observed.
@@ -378,12 +400,12 @@ func (c *Controller) manageReplicas(ctx context.Context, pods []*corev1.Pod, rs 
 				if err != nil {
 					c.expectations.DeletionObserved(key, controllerutil.PodKey(p))
 					if !apierrors.IsNotFound(err) {
-						c.recorder.Eventf(rs, corev1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
+						c.recorder.Eventf(c.k.ref(rs), corev1.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
 						errCh <- err
 					}
 					return
 				}
-				c.recorder.Eventf(rs, corev1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %s", p.Name)
+				c.recorder.Eventf(c.k.ref(rs), corev1.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %s", p.Name)
 			}(p)
 		}
 		wg.Wait()
@@ -398,7 +420,7 @@ func (c *Controller) manageReplicas(ctx context.Context, pods []*corev1.Pod, rs 
 func (c *Controller) relatedPods(rs *appsv1.ReplicaSet) []*corev1.Pod {
 	owners := []types.UID{rs.UID}
 	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil {
-		list, _ := c.rsLister.ReplicaSets(rs.Namespace).List(labels.Everything())
+		list, _ := c.k.list(rs.Namespace)
 		for _, other := range list {
 			if o := metav1.GetControllerOfNoCopy(other); o != nil && o.UID == ref.UID && other.UID != rs.UID {
 				owners = append(owners, other.UID)
@@ -501,7 +523,7 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 	var lastErr error
 	for i := 0; i < 2; i++ {
 		rs.Status = st
-		updated, err := c.client.AppsV1().ReplicaSets(rs.Namespace).UpdateStatus(ctx, rs, metav1.UpdateOptions{})
+		updated, err := c.k.updateStatus(ctx, rs)
 		if err == nil {
 			return updated, nil
 		}
@@ -509,7 +531,7 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 		if !apierrors.IsConflict(err) {
 			break
 		}
-		fresh, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+		fresh, err := c.k.getLive(ctx, rs.Namespace, rs.Name)
 		if err != nil {
 			return nil, fmt.Errorf("get replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
 		}
