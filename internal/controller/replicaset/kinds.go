@@ -38,7 +38,9 @@ type replicaSets struct {
 	lister appslisters.ReplicaSetLister
 }
 
-func (replicaSets) gvk() schema.GroupVersionKind { return appsv1.SchemeGroupVersion.WithKind("ReplicaSet") }
+func (replicaSets) gvk() schema.GroupVersionKind {
+	return appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+}
 
 func (k replicaSets) get(ns, name string) (*appsv1.ReplicaSet, error) {
 	return k.lister.ReplicaSets(ns).Get(name)
