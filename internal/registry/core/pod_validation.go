@@ -1621,30 +1621,65 @@ func validatePodAffinityTerms(a *corev1.PodAffinity, p *field.Path) field.ErrorL
 
 func validateTopologySpreadConstraints(cs []corev1.TopologySpreadConstraint, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	seen := sets.New[string]()
 	for i, c := range cs {
 		p := fldPath.Index(i)
 		if c.MaxSkew <= 0 {
-			errs = append(errs, field.Invalid(p.Child("maxSkew"), c.MaxSkew, "must be greater than zero"))
+			errs = append(errs, field.Invalid(p.Child("maxSkew"), c.MaxSkew, isNotPositiveErrorMsg))
 		}
 		if c.TopologyKey == "" {
 			errs = append(errs, field.Required(p.Child("topologyKey"), "can not be empty"))
-		} else {
-			errs = append(errs, metav1validation.ValidateLabelName(c.TopologyKey, p.Child("topologyKey"))...)
 		}
 		switch c.WhenUnsatisfiable {
 		case corev1.DoNotSchedule, corev1.ScheduleAnyway:
 		default:
 			errs = append(errs, field.NotSupported(p.Child("whenUnsatisfiable"), c.WhenUnsatisfiable, []corev1.UnsatisfiableConstraintAction{corev1.DoNotSchedule, corev1.ScheduleAnyway}))
 		}
-		key := c.TopologyKey + "/" + string(c.WhenUnsatisfiable)
-		if seen.Has(key) {
-			errs = append(errs, field.Duplicate(p, fmt.Sprintf("{%v, %v}", c.TopologyKey, c.WhenUnsatisfiable)))
+		// Upstream flags the first of two constraints with the same key and action.
+		for _, later := range cs[i+1:] {
+			if c.TopologyKey == later.TopologyKey && c.WhenUnsatisfiable == later.WhenUnsatisfiable {
+				errs = append(errs, field.Duplicate(p.Child("{topologyKey, whenUnsatisfiable}"), fmt.Sprintf("{%v, %v}", c.TopologyKey, c.WhenUnsatisfiable)))
+				break
+			}
 		}
-		seen.Insert(key)
-		if c.MinDomains != nil && *c.MinDomains <= 0 {
-			errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains, "must be greater than 0"))
+		if c.MinDomains != nil {
+			if *c.MinDomains <= 0 {
+				errs = append(errs, field.Invalid(p.Child("minDomains"), c.MinDomains, isNotPositiveErrorMsg))
+			}
+			if c.WhenUnsatisfiable != corev1.DoNotSchedule {
+				errs = append(errs, field.Invalid(p.Child("minDomains"), c.MinDomains,
+					fmt.Sprintf("can only use minDomains if whenUnsatisfiable=%s, not %s", corev1.DoNotSchedule, c.WhenUnsatisfiable)))
+			}
 		}
+		for _, pol := range []struct {
+			name string
+			v    *corev1.NodeInclusionPolicy
+		}{{"nodeAffinityPolicy", c.NodeAffinityPolicy}, {"nodeTaintsPolicy", c.NodeTaintsPolicy}} {
+			if pol.v != nil && *pol.v != corev1.NodeInclusionPolicyHonor && *pol.v != corev1.NodeInclusionPolicyIgnore {
+				errs = append(errs, field.NotSupported(p.Child(pol.name), pol.v, []corev1.NodeInclusionPolicy{corev1.NodeInclusionPolicyHonor, corev1.NodeInclusionPolicyIgnore}))
+			}
+		}
+		if len(c.MatchLabelKeys) > 0 {
+			kp := p.Child("matchLabelKeys")
+			if c.LabelSelector == nil {
+				errs = append(errs, field.Forbidden(kp, "must not be specified when labelSelector is not set"))
+			}
+			inSelector := sets.New[string]()
+			if c.LabelSelector != nil {
+				for k := range c.LabelSelector.MatchLabels {
+					inSelector.Insert(k)
+				}
+				for _, e := range c.LabelSelector.MatchExpressions {
+					inSelector.Insert(e.Key)
+				}
+			}
+			for j, key := range c.MatchLabelKeys {
+				errs = append(errs, metav1validation.ValidateLabelName(key, kp.Index(j))...)
+				if inSelector.Has(key) {
+					errs = append(errs, field.Invalid(kp.Index(j), key, "exists in both matchLabelKeys and labelSelector"))
+				}
+			}
+		}
+		errs = append(errs, metav1validation.ValidateLabelSelector(c.LabelSelector, metav1validation.LabelSelectorValidationOptions{}, p.Child("labelSelector"))...)
 	}
 	return errs
 }

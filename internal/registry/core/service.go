@@ -65,7 +65,7 @@ func serviceKind() *registry.Kind {
 					}
 				}
 			}
-			return validateLoadBalancerStatus(&s.Status.LoadBalancer, field.NewPath("status", "loadBalancer"))
+			return validateLoadBalancerStatus(&s.Status.LoadBalancer, s.Spec.Type, field.NewPath("status", "loadBalancer"))
 		},
 		Columns: []metav1.TableColumnDefinition{
 			{Name: "Type", Type: "string", Description: "type determines how the Service is exposed."},
@@ -582,21 +582,29 @@ func validateServiceUpdate(s, old *corev1.Service) field.ErrorList {
 	return errs
 }
 
-func validateLoadBalancerStatus(st *corev1.LoadBalancerStatus, p *field.Path) field.ErrorList {
+func validateLoadBalancerStatus(st *corev1.LoadBalancerStatus, typ corev1.ServiceType, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if typ != corev1.ServiceTypeLoadBalancer && len(st.Ingress) != 0 {
+		return field.ErrorList{field.Forbidden(p.Child("ingress"), "may only be used when `spec.type` is 'LoadBalancer'")}
+	}
 	for i, ing := range st.Ingress {
 		ip := p.Child("ingress").Index(i)
 		if ing.IP != "" {
 			errs = append(errs, validation.IsValidIP(ip.Child("ip"), ing.IP)...)
+		}
+		switch {
+		case ing.IPMode == nil && ing.IP != "":
+			errs = append(errs, field.Required(ip.Child("ipMode"), "must be specified when `ip` is set"))
+		case ing.IPMode != nil && ing.IP == "":
+			errs = append(errs, field.Forbidden(ip.Child("ipMode"), "may not be specified when `ip` is not set"))
+		case ing.IPMode != nil && *ing.IPMode != corev1.LoadBalancerIPModeVIP && *ing.IPMode != corev1.LoadBalancerIPModeProxy:
+			errs = append(errs, field.NotSupported(ip.Child("ipMode"), ing.IPMode, []corev1.LoadBalancerIPMode{corev1.LoadBalancerIPModeProxy, corev1.LoadBalancerIPModeVIP}))
 		}
 		if ing.Hostname != "" {
 			errs = append(errs, validateDNS1123Subdomain(ing.Hostname, ip.Child("hostname"))...)
 			if net.ParseIP(ing.Hostname) != nil {
 				errs = append(errs, field.Invalid(ip.Child("hostname"), ing.Hostname, "must be a DNS name, not an IP address"))
 			}
-		}
-		if ing.IPMode != nil && ing.IP == "" {
-			errs = append(errs, field.Forbidden(ip.Child("ipMode"), "may not be specified when `ip` is not set"))
 		}
 	}
 	return errs

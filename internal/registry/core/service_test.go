@@ -103,6 +103,16 @@ func TestServiceLoadBalancerStatus(t *testing.T) {
 	}
 }
 
+func TestServiceStatusOnlyForLoadBalancers(t *testing.T) {
+	k := kindByResource(t, "services")
+	s := &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP}}
+	s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.1.10"}}
+	got := joinErrs(errStrings(k.ValidateStatusUpdate(s, s.DeepCopy())))
+	if got != "status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is 'LoadBalancer'" {
+		t.Errorf("got %q", got)
+	}
+}
+
 func TestServiceAffinityAndRanges(t *testing.T) {
 	k := kindByResource(t, "services")
 	big := int32(90000)
