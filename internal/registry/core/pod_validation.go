@@ -1599,12 +1599,33 @@ func validatePodAffinityTerms(a *corev1.PodAffinity, p *field.Path) field.ErrorL
 	}
 	var errs field.ErrorList
 	check := func(t corev1.PodAffinityTerm, tp *field.Path) {
-		errs = append(errs, metav1validation.ValidateLabelSelector(t.LabelSelector, metav1validation.LabelSelectorValidationOptions{}, tp.Child("labelSelector"))...)
+		opts := metav1validation.LabelSelectorValidationOptions{}
+		errs = append(errs, metav1validation.ValidateLabelSelector(t.LabelSelector, opts, tp.Child("labelSelector"))...)
+		errs = append(errs, metav1validation.ValidateLabelSelector(t.NamespaceSelector, opts, tp.Child("namespaceSelector"))...)
+		for _, ns := range t.Namespaces {
+			for _, msg := range apivalidation.ValidateNamespaceName(ns, false) {
+				errs = append(errs, field.Invalid(tp.Child("namespace"), ns, msg))
+			}
+		}
+		for _, keys := range []struct {
+			name string
+			list []string
+		}{{"matchLabelKeys", t.MatchLabelKeys}, {"mismatchLabelKeys", t.MismatchLabelKeys}} {
+			for j, k := range keys.list {
+				errs = append(errs, metav1validation.ValidateLabelName(k, tp.Child(keys.name).Index(j))...)
+			}
+		}
+		mismatch := sets.New(t.MismatchLabelKeys...)
+		for j, k := range t.MatchLabelKeys {
+			if mismatch.Has(k) {
+				errs = append(errs, field.Invalid(tp.Child("matchLabelKeys").Index(j), k, "exists in both matchLabelKeys and mismatchLabelKeys"))
+			}
+		}
+		// Upstream reports an empty key twice: required, and not a valid label name.
 		if t.TopologyKey == "" {
 			errs = append(errs, field.Required(tp.Child("topologyKey"), "can not be empty"))
-		} else {
-			errs = append(errs, metav1validation.ValidateLabelName(t.TopologyKey, tp.Child("topologyKey"))...)
 		}
+		errs = append(errs, metav1validation.ValidateLabelName(t.TopologyKey, tp.Child("topologyKey"))...)
 	}
 	for i, t := range a.RequiredDuringSchedulingIgnoredDuringExecution {
 		check(t, p.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(i))
