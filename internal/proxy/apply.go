@@ -43,6 +43,29 @@ func (p *programmer) nodePortsMap() *nftables.Set {
 	return &nftables.Set{Table: p.table(), Name: mapServiceNodePort, IsMap: true, Concatenation: true, KeyType: nodePortsType, DataType: nftables.TypeVerdict}
 }
 
+func (p *programmer) noEndpointsMap() *nftables.Set {
+	return &nftables.Set{Table: p.table(), Name: mapNoEndpoints, IsMap: true, Concatenation: true, KeyType: serviceIPsType, DataType: nftables.TypeVerdict}
+}
+
+func (p *programmer) noEndpointPortsMap() *nftables.Set {
+	return &nftables.Set{Table: p.table(), Name: mapNoEndpointPorts, IsMap: true, Concatenation: true, KeyType: nodePortsType, DataType: nftables.TypeVerdict}
+}
+
+// verdictMap pairs a kernel map with its elements in a state.
+type verdictMap struct {
+	set   *nftables.Set
+	elems func(*state) map[string]mapElem
+}
+
+func (p *programmer) verdictMaps() []verdictMap {
+	return []verdictMap{
+		{p.serviceIPsMap(), func(s *state) map[string]mapElem { return s.ServiceIPs }},
+		{p.nodePortsMap(), func(s *state) map[string]mapElem { return s.NodePorts }},
+		{p.noEndpointsMap(), func(s *state) map[string]mapElem { return s.NoEndpoints }},
+		{p.noEndpointPortsMap(), func(s *state) map[string]mapElem { return s.NoEndpointPorts }},
+	}
+}
+
 func (p *programmer) affinitySet(name string, timeout time.Duration) *nftables.Set {
 	return &nftables.Set{Table: p.table(), Name: name, KeyType: nftables.TypeIPAddr, HasTimeout: true, Dynamic: true, Timeout: timeout}
 }
@@ -71,8 +94,13 @@ func unchanged(old, st *state) bool {
 			return false
 		}
 	}
-	for _, m := range [][2]map[string]mapElem{{old.ServiceIPs, st.ServiceIPs}, {old.NodePorts, st.NodePorts}} {
-		if del, add := mapDiff(m[0], m[1]); len(del)+len(add) > 0 {
+	for _, m := range []func(*state) map[string]mapElem{
+		func(s *state) map[string]mapElem { return s.ServiceIPs },
+		func(s *state) map[string]mapElem { return s.NodePorts },
+		func(s *state) map[string]mapElem { return s.NoEndpoints },
+		func(s *state) map[string]mapElem { return s.NoEndpointPorts },
+	} {
+		if del, add := mapDiff(m(old), m(st)); len(del)+len(add) > 0 {
 			return false
 		}
 	}
@@ -129,6 +157,8 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 		{Name: "nat-output", Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest, Type: nftables.ChainTypeNAT},
 		{Name: "nat-postrouting", Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Type: nftables.ChainTypeNAT},
 		{Name: "filter-input", Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Type: nftables.ChainTypeFilter},
+		{Name: "filter-forward", Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Type: nftables.ChainTypeFilter},
+		{Name: "filter-output", Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Type: nftables.ChainTypeFilter},
 	}
 	useSet := p.nodeIPs != nil
 	if useSet {
@@ -142,12 +172,11 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 			return err
 		}
 	}
-	serviceIPs, nodePorts := p.serviceIPsMap(), p.nodePortsMap()
-	if err := c.AddSet(serviceIPs, nil); err != nil {
-		return err
-	}
-	if err := c.AddSet(nodePorts, nil); err != nil {
-		return err
+	maps_ := p.verdictMaps()
+	for _, m := range maps_ {
+		if err := c.AddSet(m.set, nil); err != nil {
+			return err
+		}
 	}
 	for name, timeout := range st.Affinity {
 		if err := c.AddSet(p.affinitySet(name, timeout), nil); err != nil {
@@ -172,14 +201,11 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 		}
 	}
 	// Map elements refer to chains: they come after them.
-	if len(st.ServiceIPs) > 0 {
-		if err := c.SetAddElements(serviceIPs, elems(st.ServiceIPs, slices.Sorted(maps.Keys(st.ServiceIPs)))); err != nil {
-			return err
-		}
-	}
-	if len(st.NodePorts) > 0 {
-		if err := c.SetAddElements(nodePorts, elems(st.NodePorts, slices.Sorted(maps.Keys(st.NodePorts)))); err != nil {
-			return err
+	for _, m := range maps_ {
+		if es := m.elems(st); len(es) > 0 {
+			if err := c.SetAddElements(m.set, elems(es, slices.Sorted(maps.Keys(es)))); err != nil {
+				return err
+			}
 		}
 	}
 	for _, b := range base {
@@ -194,6 +220,11 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 		{"nat-output", nftx.Rule{nftx.Jump{Chain: chainServices}}},
 		{"nat-postrouting", nftx.Rule{nftx.Jump{Chain: chainMasquerading}}},
 		{"filter-input", localnetGuard()},
+		{"filter-input", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
+		{"filter-input", nftx.Rule{nftx.FibDaddrLocal{}, nftx.ServiceKey{Map: mapNoEndpointPorts, PortOnly: true}}},
+		{"filter-forward", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
+		{"filter-output", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
+		{"filter-output", nftx.Rule{nftx.FibDaddrLocal{}, nftx.ServiceKey{Map: mapNoEndpointPorts, PortOnly: true}}},
 	} {
 		if err := p.addRules(c, r.chain, []nftx.Rule{r.rule}); err != nil {
 			return err
@@ -253,18 +284,16 @@ func (p *programmer) incremental(c *nftables.Conn, st *state) error {
 			return err
 		}
 	}
-	for _, m := range []struct {
-		set      *nftables.Set
-		old, new map[string]mapElem
-	}{{p.serviceIPsMap(), old.ServiceIPs, st.ServiceIPs}, {p.nodePortsMap(), old.NodePorts, st.NodePorts}} {
-		del, add := mapDiff(m.old, m.new)
+	for _, m := range p.verdictMaps() {
+		o, n := m.elems(old), m.elems(st)
+		del, add := mapDiff(o, n)
 		if len(del) > 0 {
-			if err := c.SetDeleteElements(m.set, elems(m.old, del)); err != nil {
+			if err := c.SetDeleteElements(m.set, elems(o, del)); err != nil {
 				return err
 			}
 		}
 		if len(add) > 0 {
-			if err := c.SetAddElements(m.set, elems(m.new, add)); err != nil {
+			if err := c.SetAddElements(m.set, elems(n, add)); err != nil {
 				return err
 			}
 		}

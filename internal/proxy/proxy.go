@@ -338,6 +338,12 @@ func describe(st *state) string {
 	for _, k := range sortedKeys(st.NodePorts) {
 		fmt.Fprintf(&b, "service-nodeports %s : goto %s\n", k, st.NodePorts[k].Chain)
 	}
+	for _, k := range sortedKeys(st.NoEndpoints) {
+		fmt.Fprintf(&b, "no-endpoint-services %s : goto %s\n", k, st.NoEndpoints[k].Chain)
+	}
+	for _, k := range sortedKeys(st.NoEndpointPorts) {
+		fmt.Fprintf(&b, "no-endpoint-nodeports %s : goto %s\n", k, st.NoEndpointPorts[k].Chain)
+	}
 	for _, k := range sortedKeys(st.Affinity) {
 		fmt.Fprintf(&b, "set %s timeout %s\n", k, st.Affinity[k])
 	}

@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,7 +99,15 @@ func TestExternalTraffic(t *testing.T) {
 		s.Spec.Ports[0].NodePort = 30092
 		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
 	})
-	kc := fake.NewClientset(cluster, localNP, lb,
+	// A load-balancer address whose service has no endpoint: refused at
+	// the node, not routed on.
+	empty := svc("empty", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.33", []string{"10.43.0.33"}
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30093
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.11"}}
+	})
+	kc := fake.NewClientset(cluster, localNP, lb, empty,
 		slice("np", 8080, eps()...), slice("lnp", 8080, eps()...), slice("lb", 8080, eps()...))
 	p, err := New(Config{Logger: testLogger(t), Client: kc, NodeName: "node-a", NodeIPs: []netip.Addr{netharness.NodeIP}, ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: node.Path})
 	if err != nil {
@@ -124,6 +134,14 @@ func TestExternalTraffic(t *testing.T) {
 				return err
 			}
 			return wantExactly(got, c.want...)
+		})
+	}
+	for _, addr := range []string{"203.0.113.11:80", "192.0.2.1:30093"} {
+		eventually(t, "refused from outside: "+addr, func() error {
+			if _, err := ask(outside, addr); !errors.Is(err, syscall.ECONNREFUSED) {
+				return fmt.Errorf("not refused: %v", err)
+			}
+			return nil
 		})
 	}
 	// From a pod, the Local policy does not apply: both endpoints.

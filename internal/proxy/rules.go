@@ -18,6 +18,9 @@ const (
 	chainMasquerading  = "masquerading"
 	mapServiceIPs      = "service-ips"
 	mapServiceNodePort = "service-nodeports"
+	mapNoEndpoints     = "no-endpoint-services"
+	mapNoEndpointPorts = "no-endpoint-nodeports"
+	chainReject        = "reject-chain"
 	setNodePortIPs     = "nodeport-ips"
 	masqBit            = 0x4000
 )
@@ -39,6 +42,11 @@ type state struct {
 	ServiceIPs map[string]mapElem // keyed by "ip proto port"
 	NodePorts  map[string]mapElem // keyed by "proto port"
 	Affinity   map[string]time.Duration
+	// NoEndpoints and NoEndpointPorts send traffic for service ports
+	// without endpoints to the reject chain (keyed as ServiceIPs and
+	// NodePorts).
+	NoEndpoints     map[string]mapElem
+	NoEndpointPorts map[string]mapElem
 	// UDP endpoints by chain name, for clearing stale conntrack entries.
 	UDPEndpoints map[string]netip.AddrPort
 }
@@ -69,6 +77,7 @@ func fixedChains(useNodeIPSet bool) map[string][]nftx.Rule {
 			nodePorts,
 		},
 		chainMarkMasq: {{nftx.MarkOr{Bit: masqBit}}},
+		chainReject:   {{nftx.RejectPortUnreachable{}}},
 		chainMasquerading: {
 			{nftx.MarkTest{Bit: masqBit, Not: true}, nftx.Return{}},
 			{nftx.MarkXor{Bit: masqBit}},
@@ -97,13 +106,15 @@ func build(in ruleInput) *state {
 		NodePorts:  map[string]mapElem{},
 		Affinity:   map[string]time.Duration{},
 
-		UDPEndpoints: map[string]netip.AddrPort{},
+		NoEndpoints:     map[string]mapElem{},
+		NoEndpointPorts: map[string]mapElem{},
+		UDPEndpoints:    map[string]netip.AddrPort{},
 	}
 	type pendingElem struct {
 		name string
 		elem mapElem
 	}
-	var external []pendingElem
+	var external, noEndpoints []pendingElem
 	for i := range in.Ports {
 		pe := &in.Ports[i]
 		sp := &pe.Port
@@ -142,6 +153,10 @@ func build(in ruleInput) *state {
 			for _, cip := range sp.ClusterIPs {
 				st.ServiceIPs[elemName(cip, sp.Proto, sp.Port)] = mapElem{Key: nftx.ServiceMapKey(cip, sp.Proto, sp.Port), Chain: svcChain}
 			}
+		} else {
+			for _, cip := range sp.ClusterIPs {
+				st.NoEndpoints[elemName(cip, sp.Proto, sp.Port)] = mapElem{Key: nftx.ServiceMapKey(cip, sp.Proto, sp.Port), Chain: chainReject}
+			}
 		}
 		if sp.NodePort == 0 && len(sp.ExternalIPs) == 0 {
 			continue
@@ -165,9 +180,21 @@ func build(in ruleInput) *state {
 			}
 			if local := pick(pe.Endpoints, true); len(local) > 0 {
 				ext = append(ext, nftx.Rule{nftx.NumgenVmap{Chains: epChains(local)}})
+			} else if len(ext) > 0 {
+				// No local endpoint: traffic from outside is dropped
+				// here rather than routed on.
+				ext = append(ext, nftx.Rule{nftx.Drop{}})
 			}
 		}
 		if len(ext) == 0 {
+			// Refused, not routed on (a load-balancer address need not
+			// be local).
+			for _, a := range sp.ExternalIPs {
+				noEndpoints = append(noEndpoints, pendingElem{elemName(a, sp.Proto, sp.Port), mapElem{Key: nftx.ServiceMapKey(a, sp.Proto, sp.Port), Chain: chainReject}})
+			}
+			if sp.NodePort != 0 {
+				st.NoEndpointPorts[protoName(sp.Proto)+" "+itoa(sp.NodePort)] = mapElem{Key: nftx.PortMapKey(sp.Proto, sp.NodePort), Chain: chainReject}
+			}
 			continue
 		}
 		st.Chains[extChain] = ext
@@ -183,6 +210,11 @@ func build(in ruleInput) *state {
 	for _, p := range external {
 		if _, taken := st.ServiceIPs[p.name]; !taken {
 			st.ServiceIPs[p.name] = p.elem
+		}
+	}
+	for _, p := range noEndpoints {
+		if _, served := st.ServiceIPs[p.name]; !served {
+			st.NoEndpoints[p.name] = p.elem
 		}
 	}
 	return st

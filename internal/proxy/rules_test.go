@@ -95,10 +95,10 @@ service-ips 10.43.0.20 tcp 80 : goto service-ns/web/tcp/http
 `,
 		},
 		{
-			name: "no ready endpoint: nothing at all, the fence refuses",
+			name: "no ready endpoint: no DNAT, refused (by the fence too)",
 			svcs: []*corev1.Service{svc("web", nil)},
 			sls:  []*discoveryv1.EndpointSlice{slice("web", 8080, epSpec{ip: "10.42.0.9", node: "node-a"})},
-			want: "\n",
+			want: "\nno-endpoint-services 10.43.0.20 tcp 80 : goto reject-chain\n",
 		},
 		{
 			name: "only terminating but serving endpoints: they drain",
@@ -226,6 +226,29 @@ service-ips 10.43.0.20 udp 80 : goto service-ns/dns/udp/http
 				t.Errorf("got:%s\nwant:%s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestNoEndpointsExternal(t *testing.T) {
+	lb := svc("lb", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30080
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+	})
+	got := buildFor(t, false, []*corev1.Service{lb}, nil)
+	want := `no-endpoint-services 10.43.0.20 tcp 80 : goto reject-chain
+no-endpoint-services 203.0.113.10 tcp 80 : goto reject-chain
+no-endpoint-nodeports tcp 30080 : goto reject-chain
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// Local policy with endpoints elsewhere only: pods and the node still
+	// reach them, outside traffic is dropped in the external chain.
+	lb.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	got = buildFor(t, false, []*corev1.Service{lb}, []*discoveryv1.EndpointSlice{slice("lb", 8080, epSpec{ip: "10.42.1.6", ready: true, serving: true, node: "node-b"})})
+	if !strings.Contains(got, "chain external-ns/lb/tcp/http\n  ip saddr 10.42.0.0/16 goto service-ns/lb/tcp/http\n  fib saddr type local jump mark-for-masquerade\n  fib saddr type local goto service-ns/lb/tcp/http\n  drop\n") {
+		t.Errorf("local policy without local endpoints:\n%s", got)
 	}
 }
 

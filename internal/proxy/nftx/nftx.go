@@ -643,3 +643,13 @@ func (IifNotLoopback) Exprs(*Builder) []expr.Any {
 }
 
 func (IifNotLoopback) String() string { return `iif != "lo"` }
+
+// RejectPortUnreachable answers with ICMP port unreachable (ip tables):
+// TCP and UDP senders see "connection refused".
+type RejectPortUnreachable struct{}
+
+// Exprs implements Stmt.
+func (RejectPortUnreachable) Exprs(*Builder) []expr.Any {
+	return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3}}
+}
+func (RejectPortUnreachable) String() string { return "reject" }
