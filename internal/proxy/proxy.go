@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-
-	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
 	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -27,6 +25,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/bosun-k8s/bosun/internal/proxy/nftx"
 )
 
 // Config configures a Proxy.
