@@ -31,8 +31,9 @@ const (
 // by name and its resource claim names.
 type podContext struct {
 	vols      map[string]corev1.VolumeSource
-	claims    sets.Set[string]
-	hostUsers bool
+	claims        sets.Set[string]
+	hostUsers     bool
+	restartPolicy corev1.RestartPolicy
 }
 
 // podOpts tells the pod spec checks where the spec sits.
@@ -75,7 +76,7 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOpts) fi
 	errs = append(errs, vErrs...)
 	claims, cErrs := validatePodResourceClaims(spec.ResourceClaims, fldPath.Child("resourceClaims"))
 	errs = append(errs, cErrs...)
-	pc := podContext{vols: vols, claims: claims, hostUsers: spec.HostUsers == nil || *spec.HostUsers}
+	pc := podContext{vols: vols, claims: claims, hostUsers: spec.HostUsers == nil || *spec.HostUsers, restartPolicy: spec.RestartPolicy}
 	errs = append(errs, validateContainers(spec.Containers, pc, spec.TerminationGracePeriodSeconds, fldPath.Child("containers"))...)
 	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, spec.TerminationGracePeriodSeconds, fldPath.Child("initContainers"))...)
 	errs = append(errs, validateEphemeralContainers(spec, pc, fldPath.Child("ephemeralContainers"))...)
@@ -852,6 +853,7 @@ func validateContainerCommon(c *corev1.Container, pc podContext, p *field.Path) 
 			[]corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
 	}
 	errs = append(errs, validateResourceRequirements(&c.Resources, pc.claims, p.Child("resources"))...)
+	errs = append(errs, validateResizePolicy(c.ResizePolicy, pc.restartPolicy, p.Child("resizePolicy"))...)
 	errs = append(errs, validateContainerSecurityContext(c.SecurityContext, pc.hostUsers, p.Child("securityContext"))...)
 	return errs
 }
@@ -1807,6 +1809,37 @@ func validatePodAnnotations(annotations map[string]string, spec *corev1.PodSpec,
 	if v, ok := annotations[corev1.PodDeletionCost]; ok {
 		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
 			errs = append(errs, field.Invalid(p.Key(corev1.PodDeletionCost), v, "must be a 32bit integer"))
+		}
+	}
+	return errs
+}
+
+// validateResizePolicy checks resizePolicy: cpu and memory once each, a known restart
+// policy, and NotRequired for pods that never restart.
+func validateResizePolicy(list []corev1.ContainerResizePolicy, podRestart corev1.RestartPolicy, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[corev1.ResourceName]bool{}
+	for i, rp := range list {
+		if seen[rp.ResourceName] {
+			errs = append(errs, field.Duplicate(p.Index(i), rp.ResourceName))
+		}
+		seen[rp.ResourceName] = true
+		switch rp.ResourceName {
+		case corev1.ResourceCPU, corev1.ResourceMemory:
+		case "":
+			errs = append(errs, field.Required(p, ""))
+		default:
+			errs = append(errs, field.NotSupported(p, rp.ResourceName, []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory}))
+		}
+		switch rp.RestartPolicy {
+		case corev1.NotRequired, corev1.RestartContainer:
+		case "":
+			errs = append(errs, field.Required(p, ""))
+		default:
+			errs = append(errs, field.NotSupported(p, rp.RestartPolicy, []corev1.ResourceResizeRestartPolicy{corev1.NotRequired, corev1.RestartContainer}))
+		}
+		if podRestart == corev1.RestartPolicyNever && rp.RestartPolicy != corev1.NotRequired {
+			errs = append(errs, field.Invalid(p, rp.RestartPolicy, "must be 'NotRequired' when `restartPolicy` is 'Never'"))
 		}
 	}
 	return errs
