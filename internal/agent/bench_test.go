@@ -135,3 +135,67 @@ func cpuTimes() (self, machine time.Duration) {
 	}
 	return self, machine
 }
+
+// BenchmarkFiftyPodsIdle starts 50 hello pods on one node and then reports
+// the CPU the test process (agent + API server + etcd) uses per second
+// while they run, and its RSS.
+//
+//	go test -run '^$' -bench FiftyPodsIdle -benchtime 1x ./internal/agent
+func BenchmarkFiftyPodsIdle(b *testing.B) {
+	ts := testserver.Start(b)
+	n := startNode(b, ts)
+	for i := 0; i < b.N; i++ {
+		ctx := context.Background()
+		pods := ts.Client.CoreV1().Pods("default")
+		for j := 0; j < 50; j++ {
+			p := helloPod(fmt.Sprintf("idle-%d-%d", i, j), n.name)
+			p.Labels["bench"] = "idle"
+			if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		poll(b, "50 pods running", func() (bool, error) {
+			l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "bench=idle"})
+			if err != nil {
+				return false, err
+			}
+			ready := 0
+			for k := range l.Items {
+				if podReady(&l.Items[k]) {
+					ready++
+				}
+			}
+			return ready == 50, nil
+		})
+		s0, _ := cpuTimes()
+		const window = 20 * time.Second
+		time.Sleep(window)
+		s1, _ := cpuTimes()
+		b.ReportMetric(float64((s1-s0).Milliseconds())/window.Seconds(), "cpu-ms/s")
+		b.ReportMetric(float64(rssBytes())/(1<<20), "rss-MiB")
+		b.StopTimer()
+		if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=idle"}); err != nil {
+			b.Fatal(err)
+		}
+		poll(b, "idle pods gone", func() (bool, error) {
+			l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "bench=idle"})
+			return err == nil && len(l.Items) == 0, err
+		})
+		b.StartTimer()
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
