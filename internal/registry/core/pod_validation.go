@@ -30,7 +30,7 @@ const (
 // podContext is what container checks need from the rest of the pod spec: its valid volumes
 // by name and its resource claim names.
 type podContext struct {
-	vols      map[string]corev1.VolumeSource
+	vols          map[string]corev1.VolumeSource
 	claims        sets.Set[string]
 	hostUsers     bool
 	restartPolicy corev1.RestartPolicy
