@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // CronJob time zones on hosts without zoneinfo
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"

@@ -6,9 +6,9 @@
 //
 //	go run ./cmd/schedbench -nodes 1000 -pods 10000
 //
-// Two runs are made by default: one creating pods as fast as the API takes them (the
-// scheduler's throughput), and one creating them at a fixed rate (-rate, latency while the
-// scheduler keeps up).
+// Two runs are made by default, each in its own namespace: one creating pods as fast as the
+// API takes them (the scheduler's throughput), then one creating them at a fixed rate
+// (-rate: latency while the scheduler keeps up) on top of the first run's pods.
 package main
 
 import (
@@ -136,7 +136,7 @@ func run() error {
 			rate = o.rate
 			label = fmt.Sprintf("created at %.0f/s", rate)
 		}
-		res, err := runPods(ctx, client, ns, o, rate)
+		res, err := runPods(ctx, client, ns, o, rate, sched)
 		if err != nil {
 			return err
 		}
@@ -144,12 +144,6 @@ func run() error {
 		fmt.Printf("%s %.0f pods/s bound (%.0f pods/s created)\n", prefix, res.boundPerSec, res.createdPerSec)
 		fmt.Printf("%s creation-to-binding p50 %.0f ms\n", prefix, ms(res.p50))
 		fmt.Printf("%s creation-to-binding p99 %.0f ms\n", prefix, ms(res.p99))
-		if mode == "max" && slices.Contains(splitComma(o.runs), "paced") {
-			// Free the nodes for the next run.
-			if err := client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
-				return fmt.Errorf("delete pods: %w", err)
-			}
-		}
 	}
 	cancel()
 	<-schedDone
@@ -272,7 +266,7 @@ type result struct {
 	p50, p99                   time.Duration
 }
 
-func runPods(ctx context.Context, c kubernetes.Interface, ns string, o options, rate float64) (result, error) {
+func runPods(ctx context.Context, c kubernetes.Interface, ns string, o options, rate float64, sched *scheduler.Scheduler) (result, error) {
 	var res result
 	if _, err := c.CoreV1().Namespaces().Create(ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return res, fmt.Errorf("create namespace: %w", err)
@@ -335,8 +329,22 @@ func runPods(ctx context.Context, c kubernetes.Interface, ns string, o options, 
 	createdAll := time.Since(start)
 	select {
 	case <-allBound:
-	case <-time.After(5 * time.Minute):
-		return res, fmt.Errorf("only %d of %d pods bound after 5 minutes", nBound.Load(), o.pods)
+	case <-time.After(2 * time.Minute):
+		a, b, u := sched.Pending()
+		unbound := 0
+		var example string
+		if l, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
+			for _, p := range l.Items {
+				if p.Spec.NodeName == "" {
+					unbound++
+					if example == "" {
+						example = fmt.Sprintf("%s %+v", p.Name, p.Status.Conditions)
+					}
+				}
+			}
+		}
+		return res, fmt.Errorf("only %d of %d pods bound after 2 minutes (API: %d unbound, e.g. %s; queue: %d active, %d backoff, %d unschedulable)",
+			nBound.Load(), o.pods, unbound, example, a, b, u)
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}

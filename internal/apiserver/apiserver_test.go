@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -736,5 +737,49 @@ func TestWatchTimeoutAndSelectors(t *testing.T) {
 	}
 	if got[0] != watch.Added || got[1] != watch.Deleted {
 		t.Errorf("selector transitions = %v, want [ADDED DELETED]", got)
+	}
+}
+
+func TestUnconditionalUpdateAndGeneratedJobName(t *testing.T) {
+	s := testserver.Start(t)
+	c := ctx(t)
+	cms := s.Client.CoreV1().ConfigMaps("default")
+	if _, err := cms.Create(c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "u"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// PUT without a resourceVersion is an unconditional update, as upstream allows.
+	got, err := cms.Update(c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "u"}, Data: map[string]string{"a": "b"}}, metav1.UpdateOptions{})
+	if err != nil || got.Data["a"] != "b" {
+		t.Fatalf("unconditional update: %v %v", got, err)
+	}
+	// A PUT of the same manifest again does not bump a deployment's generation (defaults are
+	// applied before specs are compared).
+	deps := s.Client.AppsV1().Deployments("default")
+	if _, err := deps.Create(c, testDeployment("same", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := deps.Update(c, testDeployment("same", 1), metav1.UpdateOptions{})
+	if err != nil || d.Generation != 1 {
+		t.Fatalf("re-PUT of the same manifest: generation %d err %v", d.Generation, err)
+	}
+	// A Job with generateName gets labels carrying its generated name.
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{GenerateName: "pi-"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "c", Image: "bosun.local/busybox:1.36"}}}}}}
+	j, err := s.Client.BatchV1().Jobs("default").Create(c, job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Spec.Template.Labels["job-name"] != j.Name || !strings.HasPrefix(j.Name, "pi-") {
+		t.Errorf("generated job %q has template labels %v", j.Name, j.Spec.Template.Labels)
+	}
+	// /status may change annotations, never spec or labels.
+	d.Annotations = map[string]string{"note": "x"}
+	d.Labels = map[string]string{"l": "y"}
+	d.Spec.Replicas = ptr.To[int32](9)
+	d.Status.Replicas = 1
+	st, err := deps.UpdateStatus(c, d, metav1.UpdateOptions{})
+	if err != nil || st.Annotations["note"] != "x" || st.Labels["l"] == "y" || *st.Spec.Replicas != 1 || st.Status.Replicas != 1 {
+		t.Errorf("status update: %+v %v", st, err)
 	}
 }

@@ -116,10 +116,13 @@ func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request, ri request
 			return nil, apierrors.NewConflict(schema.GroupResource{Group: k.GVK.Group, Resource: k.Resource}, ri.Name,
 				fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", sm.GetUID(), cm.GetUID()))
 		}
+		// A status write changes status and may change annotations (as upstream's status
+		// strategies of the built-in kinds allow); spec and the rest of metadata stay.
 		obj := cur.DeepCopyObject()
 		copyStatus(obj, src)
 		om, _ := meta.Accessor(obj)
 		om.SetResourceVersion(sm.GetResourceVersion())
+		om.SetAnnotations(sm.GetAnnotations())
 		if k.ValidateStatusUpdate != nil {
 			if errs := k.ValidateStatusUpdate(obj, cur); len(errs) > 0 {
 				return nil, invalid(k, ri.Name, errs)

@@ -253,16 +253,21 @@ func (s *Server) createObject(ctx context.Context, k *registry.Kind, namespace s
 		m.SetNamespace("")
 	}
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
-	prepareCreate(k, obj, m)
-	if k.PrepareForCreate != nil {
-		k.PrepareForCreate(obj)
-	}
-	if k.Default != nil {
-		k.Default(obj)
-	}
+	pristine := obj
 	for attempt := 0; ; attempt++ {
+		// The name is chosen before the kind's hooks run (a Job's labels carry its name); a
+		// collision of a generated name starts again from the decoded object.
+		obj := pristine.DeepCopyObject()
+		m, _ := meta.Accessor(obj)
 		if generated {
 			m.SetName(m.GetGenerateName() + utilrand.String(5))
+		}
+		prepareCreate(k, obj, m)
+		if k.PrepareForCreate != nil {
+			k.PrepareForCreate(obj)
+		}
+		if k.Default != nil {
+			k.Default(obj)
 		}
 		if err := validateCreate(k, obj, m); err != nil {
 			return nil, err
@@ -279,7 +284,7 @@ func (s *Server) createObject(ctx context.Context, k *registry.Kind, namespace s
 			return obj, nil
 		}
 		created, err := s.res[k].Create(ctx, obj)
-		if err != nil && generated && apierrors.IsAlreadyExists(err) && attempt < 5 {
+		if err != nil && generated && apierrors.IsAlreadyExists(err) && attempt < 7 {
 			continue
 		}
 		return created, err
@@ -355,6 +360,10 @@ func (s *Server) mutateForUpdate(ctx context.Context, k *registry.Kind, obj, cur
 			fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", m.GetUID(), cm.GetUID()))
 	}
 	m.SetUID(cm.GetUID())
+	if m.GetResourceVersion() == "" {
+		// An unconditional update (no resourceVersion) applies to the current version.
+		m.SetResourceVersion(cm.GetResourceVersion())
+	}
 	m.SetCreationTimestamp(cm.GetCreationTimestamp())
 	m.SetDeletionTimestamp(cm.GetDeletionTimestamp())
 	m.SetDeletionGracePeriodSeconds(cm.GetDeletionGracePeriodSeconds())
@@ -366,20 +375,16 @@ func (s *Server) mutateForUpdate(ctx context.Context, k *registry.Kind, obj, cur
 	if k.Status {
 		copyStatus(obj, cur)
 	}
-	if k.Generation {
-		if specChanged(obj, cur) {
-			m.SetGeneration(cm.GetGeneration() + 1)
-		} else {
-			m.SetGeneration(cm.GetGeneration())
-		}
-	} else {
-		m.SetGeneration(cm.GetGeneration())
-	}
 	if k.PrepareForUpdate != nil {
 		k.PrepareForUpdate(obj, cur)
 	}
 	if k.Default != nil {
 		k.Default(obj)
+	}
+	// Generation moves only when the defaulted spec differs from the stored one.
+	m.SetGeneration(cm.GetGeneration())
+	if k.Generation && specChanged(obj, cur) {
+		m.SetGeneration(cm.GetGeneration() + 1)
 	}
 	if err := validateUpdate(k, obj, cur, m, cm); err != nil {
 		return err
