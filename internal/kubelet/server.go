@@ -207,6 +207,9 @@ func (k *Kubelet) serveLogs(w http.ResponseWriter, r *http.Request) {
 
 var errLimit = errors.New("limitBytes reached")
 
+// rfc3339NanoFixed is how log timestamps are written (always 9 digits).
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
+
 type limitWriter struct {
 	w io.Writer
 	n int64
@@ -278,7 +281,7 @@ func streamLog(ctx context.Context, path string, opts logOptions, w io.Writer, r
 			text += "\n"
 		}
 		if opts.timestamps {
-			text = l.ts.Format(time.RFC3339Nano) + " " + text
+			text = l.ts.Format(rfc3339NanoFixed) + " " + text
 		}
 		_, err := io.WriteString(w, text)
 		return err
