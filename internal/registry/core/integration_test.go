@@ -82,6 +82,13 @@ func TestAgainstAPIServer(t *testing.T) {
 		if len(tbl.Rows) != 1 || tbl.Rows[0].Cells[1] != "0/1" || tbl.Rows[0].Cells[2] != "Pending" || tbl.Rows[0].Cells[3] != "0" {
 			t.Errorf("rows %+v", tbl.Rows)
 		}
+		// An unscheduled pod is deleted at once.
+		if err := c.CoreV1().Pods("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := c.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("unscheduled pod still there: %v", err)
+		}
 	})
 
 	t.Run("event table and field selector", func(t *testing.T) {
