@@ -42,6 +42,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/kubeletproxy"
 	"github.com/bosun-k8s/bosun/internal/openapi"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
+	"github.com/bosun-k8s/bosun/internal/registry/groups"
 	"github.com/bosun-k8s/bosun/internal/scheduler"
 	"github.com/bosun-k8s/bosun/internal/servicealloc"
 	"github.com/bosun-k8s/bosun/internal/storage"
@@ -370,6 +371,11 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 	}
 	if err := s.bootstrapNamespaces(ctx, client); err != nil {
 		return err
+	}
+	for _, pc := range groups.SystemPriorityClasses() {
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
+		}
 	}
 	return ensureKubernetesService(ctx, client, firstServiceIP(s.cfg.ServiceCIDR).String(), hostIP(), int32(s.port))
 }
