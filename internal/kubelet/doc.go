@@ -58,6 +58,36 @@
 //
 // A container that exited is restarted according to restartPolicy with
 // upstream's back-off: the first restart is immediate, later ones wait 10 s,
-// doubling to 5 min (CrashLoopBackOff); the back-off resets after a container
-// ran 10 minutes.
+// doubling to 5 min (CrashLoopBackOff); a back-off not extended for 10 min is
+// forgotten. Failed pulls back off the same way (ErrImagePull, then
+// ImagePullBackOff). Init containers run one at a time in order; sidecars
+// (init containers with restartPolicy Always) start in their turn and then
+// run beside the app containers, and are stopped after them.
+//
+// # Change detection
+//
+// A relister lists the runtime's bosun containers every 250 ms and kicks the
+// workers whose containers changed state; probes kick their worker when a
+// result flips; informer updates kick only when something the kubelet acts
+// on changed (not for its own status writes). Running pods resync every 10 s,
+// which also refreshes configMap, secret, downwardAPI and projected volumes
+// (written atomically through a "..data" symlink, as upstream does).
+//
+// # Status
+//
+// buildStatus is a pure function from the pod, the runtime's containers, the
+// waiting reasons of the last sync and the probe results to the PodStatus
+// upstream writes: phase, the conditions PodReadyToStartContainers,
+// Initialized, Ready, ContainersReady (readiness gates honoured; foreign
+// conditions such as PodScheduled kept), container and init container
+// statuses with state, lastState, restartCount, ready, started, image,
+// imageID and containerID, pod IPs, host IPs, start time and QoS class.
+//
+// # HTTP API
+//
+// Handler serves what the API server proxies pods/log, pods/exec,
+// pods/attach and pods/portforward to: container logs are read from the CRI
+// log files; exec, attach and port-forward are proxied to containerd's CRI
+// streaming server (SPDY, and WebSocket up to v4.channel.k8s.io — containerd
+// 1.6 answers v5 with 403, on which kubectl falls back to SPDY).
 package kubelet
