@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -380,4 +381,52 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 		t.Fatalf("adopted pod does not answer: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// TestAgentSurvivesContainerdCrash kills the supervised containerd while a
+// pod runs: the pod keeps running untouched, and a pod created afterwards
+// starts once containerd is back.
+func TestAgentSurvivesContainerdCrash(t *testing.T) {
+	ts := testserver.Start(t)
+	n := startNode(t, ts)
+	ctx := context.Background()
+	pods := ts.Client.CoreV1().Pods("default")
+	if _, err := pods.Create(ctx, helloPod("before", n.name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var before *v1.Pod
+	poll(t, "the first pod ready", func() (bool, error) {
+		p, err := pods.Get(ctx, "before", metav1.GetOptions{})
+		before = p
+		return err == nil && podReady(p), err
+	})
+	pidFile := filepath.Join(n.dir, "containerd", "containerd.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 1 {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Create(ctx, helloPod("after", n.name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the second pod ready after the crash", func() (bool, error) {
+		p, err := pods.Get(ctx, "after", metav1.GetOptions{})
+		return err == nil && podReady(p), err
+	})
+	after, err := pods.Get(ctx, "before", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := after.Status.ContainerStatuses[0], before.Status.ContainerStatuses[0]; a.ContainerID != b.ContainerID || a.RestartCount != 0 || !podReady(after) {
+		t.Errorf("first pod disturbed by the crash: before %+v after %+v", b, a)
+	}
+	if nb, err := os.ReadFile(pidFile); err != nil || string(nb) == string(b) {
+		t.Errorf("containerd not restarted under a new pid: %q %v", nb, err)
+	}
 }
