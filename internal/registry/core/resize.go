@@ -3,6 +3,7 @@ package core
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -33,6 +34,8 @@ func PrepareResize(p, old *corev1.Pod) {
 	}
 	meta := p.ObjectMeta
 	*p = *old.DeepCopy()
+	// Metadata as for a status write: labels, annotations, owners and finalizers stay.
+	metav1.ResetObjectMetaForStatus(&meta, &old.ObjectMeta)
 	p.ObjectMeta = meta
 	p.Spec.Containers = cs
 	p.Spec.InitContainers = ics
