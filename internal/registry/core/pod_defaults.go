@@ -334,7 +334,7 @@ func defaultPVCSpec(s *corev1.PersistentVolumeClaimSpec) {
 	defaultResourceList(s.Resources.Requests)
 }
 
-// intOrZero reports whether a target port is unset.
+// intOrStringUnset reports whether a service target port is unset.
 func intOrStringUnset(v intstr.IntOrString) bool {
 	return v == intstr.FromInt32(0) || v == intstr.FromString("")
 }
