@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/bosun-k8s/bosun/internal/controller/daemonset"
 	"github.com/bosun-k8s/bosun/internal/controller/deployment"
 	"github.com/bosun-k8s/bosun/internal/controller/garbagecollector"
 	"github.com/bosun-k8s/bosun/internal/controller/job"
@@ -42,7 +43,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, replicaset.RCName, deployment.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
+	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
 }
 
 // Config configures the manager.
@@ -162,6 +163,9 @@ func New(cfg Config) (*Manager, error) {
 		case replicaset.RCName:
 			r, err = replicaset.NewReplicationController(replicaset.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("replication-controller"), Logger: cfg.Logger})
+		case daemonset.Name:
+			r, err = daemonset.New(daemonset.Config{Client: cfg.Client, Informers: m.informers,
+				Recorder: recorder("daemonset-controller"), Logger: cfg.Logger})
 		case deployment.Name:
 			r, err = deployment.New(deployment.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("deployment-controller"), Logger: cfg.Logger})
