@@ -174,4 +174,3 @@ func targetNode(p *corev1.Pod) string {
 	}
 	return ""
 }
-
