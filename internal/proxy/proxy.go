@@ -60,6 +60,7 @@ type Proxy struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	metrics   metrics
 
 	mu        sync.Mutex
 	syncs     int
@@ -92,7 +93,7 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, podCIDR: pod.Masked(), log: log, ready: make(chan struct{})}
+	p := &Proxy{cfg: cfg, podCIDR: pod.Masked(), log: log, ready: make(chan struct{}), metrics: newMetrics()}
 	p.prog = &programmer{conn: p.conn}
 	if len(cfg.NodeIPs) > 0 {
 		p.prog.nodeIPs = slices.Clone(cfg.NodeIPs)
@@ -207,6 +208,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 		last = time.Now()
 		err := p.sync(svcInf.Lister(), sliceInf.Lister())
 		took = time.Since(last)
+		p.metrics.syncSeconds.Observe(took.Seconds())
+		if err != nil {
+			p.metrics.syncErrors.Inc()
+		}
 		p.mu.Lock()
 		p.lastError = err
 		p.mu.Unlock()
@@ -273,6 +278,10 @@ func (p *Proxy) sync(services corelisters.ServiceLister, slices_ discoverylister
 		}
 	}
 	p.readyOnce.Do(func() { close(p.ready) })
+	if wrote {
+		p.metrics.writes.Inc()
+	}
+	p.metrics.servicePorts.Set(float64(len(in.Ports)))
 	p.mu.Lock()
 	p.syncs++
 	if wrote {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -94,5 +96,39 @@ func TestIncrementalSync(t *testing.T) {
 	})
 	if p.Writes() != writes {
 		t.Errorf("an annotation change wrote to the kernel (%d → %d writes)", writes, p.Writes())
+	}
+
+	// The metrics tell the same story.
+	reg := prometheus.NewRegistry()
+	for _, c := range p.Collectors() {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				values[f.GetName()] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				values[f.GetName()] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				values[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	if got := values["bosun_proxy_writes_total"]; int(got) != p.Writes() {
+		t.Errorf("bosun_proxy_writes_total = %v, want %d", got, p.Writes())
+	}
+	if got := values["bosun_proxy_service_ports"]; got != 2 {
+		t.Errorf("bosun_proxy_service_ports = %v, want 2", got)
+	}
+	if got := values["bosun_proxy_sync_duration_seconds"]; int(got) < p.Syncs() {
+		t.Errorf("%v syncs observed, want ≥ %d", got, p.Syncs())
 	}
 }
