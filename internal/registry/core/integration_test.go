@@ -198,6 +198,10 @@ func TestAgainstAPIServer(t *testing.T) {
 		if ns.Status.Phase != corev1.NamespaceActive || len(ns.Spec.Finalizers) != 1 || ns.Labels["kubernetes.io/metadata.name"] != "team-a" {
 			t.Errorf("namespace %+v", ns)
 		}
+		gen, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "gen-"}}, metav1.CreateOptions{})
+		if err != nil || gen.Labels["kubernetes.io/metadata.name"] != gen.Name {
+			t.Errorf("generated namespace: %v %v", err, gen.Labels)
+		}
 		_, err = c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a.b"}}, metav1.CreateOptions{})
 		if !apierrors.IsInvalid(err) {
 			t.Errorf("dotted namespace name accepted: %v", err)

@@ -39,18 +39,16 @@ func namespaceKind() *registry.Kind {
 		},
 		Default: func(obj runtime.Object) {
 			ns := obj.(*corev1.Namespace)
-			if ns.Name != "" {
-				if ns.Labels == nil {
-					ns.Labels = map[string]string{}
-				}
-				ns.Labels[corev1.LabelMetadataName] = ns.Name
-			}
+			setNamespaceNameLabel(ns)
 			if ns.Status.Phase == "" {
 				ns.Status.Phase = corev1.NamespaceActive
 			}
 		},
 		Validate: func(obj runtime.Object) field.ErrorList {
 			ns := obj.(*corev1.Namespace)
+			// Upstream canonicalizes the name label after a generated name is chosen; Validate
+			// is the first hook that sees the final name.
+			setNamespaceNameLabel(ns)
 			return validateFinalizerNames(ns.Spec.Finalizers, field.NewPath("spec", "finalizers"))
 		},
 		ValidateStatusUpdate: func(obj, _ runtime.Object) field.ErrorList {
@@ -110,4 +108,15 @@ func containsSlash(s string) bool {
 		}
 	}
 	return false
+}
+
+// setNamespaceNameLabel keeps the kubernetes.io/metadata.name label equal to the name.
+func setNamespaceNameLabel(ns *corev1.Namespace) {
+	if ns.Name == "" {
+		return
+	}
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	ns.Labels[corev1.LabelMetadataName] = ns.Name
 }
