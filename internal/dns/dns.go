@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/informers"
@@ -56,11 +57,12 @@ type Server struct {
 	synced    []cache.InformerSynced
 	client    *dns.Client
 
-	pc    net.PacketConn
-	ln    net.Listener
-	ready chan struct{}
-	mu    sync.Mutex
-	addr  string
+	pc       net.PacketConn
+	ln       net.Listener
+	requests *prometheus.CounterVec
+	ready    chan struct{}
+	mu       sync.Mutex
+	addr     string
 }
 
 const (
@@ -119,9 +121,12 @@ func New(cfg Config) (*Server, error) {
 		slices:    sliceInf.GetIndexer(),
 		synced:    []cache.InformerSynced{svcInf.HasSynced, sliceInf.HasSynced},
 		client:    &dns.Client{Timeout: 5 * time.Second},
-		pc:        cfg.PacketConn,
-		ln:        cfg.Listener,
-		ready:     make(chan struct{}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bosun_dns_requests_total", Help: "DNS requests by who answered (cluster or upstream) and response code.",
+		}, []string{"source", "rcode"}),
+		pc:    cfg.PacketConn,
+		ln:    cfg.Listener,
+		ready: make(chan struct{}),
 	}, nil
 }
 
@@ -166,6 +171,9 @@ func sliceAddresses(obj any) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Collectors returns the server's metrics, for the caller to register.
+func (s *Server) Collectors() []prometheus.Collector { return []prometheus.Collector{s.requests} }
 
 // Ready is closed once the server answers.
 func (s *Server) Ready() <-chan struct{} { return s.ready }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,6 +55,12 @@ func objects() []runtime.Object {
 
 func start(t *testing.T, upstreams []string) string {
 	t.Helper()
+	addr, _ := startServer(t, upstreams)
+	return addr
+}
+
+func startServer(t *testing.T, upstreams []string) (string, *Server) {
+	t.Helper()
 	client := fake.NewClientset(objects()...)
 	s, err := New(Config{Client: client, Listen: "127.0.0.1:0", Upstreams: upstreams})
 	if err != nil {
@@ -75,7 +82,7 @@ func start(t *testing.T, upstreams []string) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server not ready")
 	}
-	return s.Addr()
+	return s.Addr(), s
 }
 
 func query(t *testing.T, addr, network, name string, qtype uint16) *dns.Msg {
@@ -171,12 +178,26 @@ func TestForward(t *testing.T) {
 	})}
 	go up.ActivateAndServe()
 	t.Cleanup(func() { up.Shutdown() })
-	addr := start(t, []string{pc.LocalAddr().String()})
+	addr, s := startServer(t, []string{pc.LocalAddr().String()})
 	if got := render(query(t, addr, "udp", "example.test.", dns.TypeA)); got != "NOERROR: A 192.0.2.80" {
 		t.Errorf("forwarded answer %q", got)
 	}
 	if got := render(query(t, addr, "udp", "web.default.svc.cluster.local.", dns.TypeA)); got != "NOERROR: A 10.43.0.20" {
 		t.Errorf("cluster answer %q", got)
+	}
+	if got := render(query(t, addr, "udp", "nope.default.svc.cluster.local.", dns.TypeA)); got != "NXDOMAIN: " {
+		t.Errorf("cluster miss %q", got)
+	}
+	for _, c := range []struct {
+		source, rcode string
+	}{{"upstream", "NOERROR"}, {"cluster", "NOERROR"}, {"cluster", "NXDOMAIN"}} {
+		m := &dto.Metric{}
+		if err := s.requests.WithLabelValues(c.source, c.rcode).Write(m); err != nil {
+			t.Fatal(err)
+		}
+		if m.GetCounter().GetValue() != 1 {
+			t.Errorf("requests{%s,%s} = %v, want 1", c.source, c.rcode, m.GetCounter().GetValue())
+		}
 	}
 }
 

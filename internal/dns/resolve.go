@@ -14,10 +14,13 @@ import (
 )
 
 func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
+	source := "cluster"
 	m := s.answer(r)
 	if m == nil {
+		source = "upstream"
 		m = s.forward(r)
 	}
+	s.requests.WithLabelValues(source, dns.RcodeToString[m.Rcode]).Inc()
 	if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
 		// Fit the client's buffer (512 bytes, or what EDNS0 announced);
 		// a truncated answer tells it to ask again over TCP.
