@@ -157,6 +157,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}, nil
 }
 
+// Pending reports how many pods wait in the queue: active, backing off, unschedulable.
+func (s *Scheduler) Pending() (active, backoff, unschedulable int) { return s.queue.Lengths() }
+
 // Synced is closed once the scheduler's informers have synced (after it leads).
 func (s *Scheduler) Synced() <-chan struct{} { return s.synced }
 
@@ -450,13 +453,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context, pod *v1.Pod, cycle int64) {
 	s.async(ctx, func(ctx context.Context) {
 		if err := s.binder.Bind(ctx, assumed, node); err != nil {
 			s.cache.ForgetPod(pod.UID)
-			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-				// Deleted, or bound by someone else: the informer will tell.
-				s.queue.Done(pod.UID)
-				s.log.Debug("binding refused", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			// Try again after a backoff. If the pod was deleted or bound meanwhile, the
+			// informer's event takes it out of the queue.
+			s.queue.Backoff(pod.UID)
+			if apierrors.IsNotFound(err) {
 				return
 			}
-			s.queue.Backoff(pod.UID)
 			s.log.Warn("binding failed", "pod", pod.Namespace+"/"+pod.Name, "node", node, "err", err)
 			s.recorder.Eventf(pod, v1.EventTypeWarning, "FailedScheduling", "Binding rejected: %v", err)
 			return
