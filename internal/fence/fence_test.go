@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -245,6 +246,27 @@ func TestFenceInNamespace(t *testing.T) {
 	if svc2 < svc+2 || pod2 < pod+2 {
 		t.Errorf("counters after pod traffic svc=%d pod=%d, want ≥%d and ≥%d", svc2, pod2, svc+2, pod+2)
 	}
+	// The metrics read the same counters.
+	reg := prometheus.NewRegistry()
+	for _, c := range f.Collectors() {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, fam := range families {
+		for _, m := range fam.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if got["service"] < float64(svc2) || got["pod"] < float64(pod2) {
+		t.Errorf("metrics %v, counters svc=%d pod=%d", got, svc2, pod2)
+	}
+
 	// Nothing the fence refused reached the wire.
 	if n, err := ns.Leaks(); err != nil || n != leaksBefore {
 		t.Errorf("leaks with the fence: %d → %d (%v)", leaksBefore, n, err)
