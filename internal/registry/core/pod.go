@@ -49,6 +49,7 @@ func podKind() *registry.Kind {
 			// before its strategy runs.
 			defaultPod(p)
 			p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOS(&p.Spec)}
+			applyAffinityLabelKeys(p)
 			if len(p.Spec.SchedulingGates) > 0 {
 				p.Status.Conditions = []corev1.PodCondition{{
 					Type:    corev1.PodScheduled,
@@ -621,4 +622,45 @@ func ValidateEphemeralContainersUpdate(p, old *corev1.Pod) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// applyAffinityLabelKeys turns the matchLabelKeys and mismatchLabelKeys of pod (anti-)affinity
+// terms into selector requirements on the pod's own label values, as upstream does when a
+// pod is created.
+func applyAffinityLabelKeys(p *corev1.Pod) {
+	a := p.Spec.Affinity
+	if a == nil {
+		return
+	}
+	apply := func(t *corev1.PodAffinityTerm) {
+		if (len(t.MatchLabelKeys) == 0 && len(t.MismatchLabelKeys) == 0) || t.LabelSelector == nil {
+			return
+		}
+		for _, k := range t.MatchLabelKeys {
+			if v, ok := p.Labels[k]; ok {
+				t.LabelSelector.MatchExpressions = append(t.LabelSelector.MatchExpressions,
+					metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{v}})
+			}
+		}
+		for _, k := range t.MismatchLabelKeys {
+			if v, ok := p.Labels[k]; ok {
+				t.LabelSelector.MatchExpressions = append(t.LabelSelector.MatchExpressions,
+					metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpNotIn, Values: []string{v}})
+			}
+		}
+	}
+	terms := func(req []corev1.PodAffinityTerm, pref []corev1.WeightedPodAffinityTerm) {
+		for i := range req {
+			apply(&req[i])
+		}
+		for i := range pref {
+			apply(&pref[i].PodAffinityTerm)
+		}
+	}
+	if pa := a.PodAffinity; pa != nil {
+		terms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution)
+	}
+	if pa := a.PodAntiAffinity; pa != nil {
+		terms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution)
+	}
 }

@@ -569,3 +569,22 @@ func TestEphemeralContainers(t *testing.T) {
 		t.Errorf("removal: %q", got)
 	}
 }
+
+func TestAffinityLabelKeys(t *testing.T) {
+	k := kindByResource(t, "pods")
+	p := newPod("p", func(p *corev1.Pod) {
+		p.Labels = map[string]string{"app": "web", "pod-template-hash": "abc"}
+		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+				TopologyKey:       "kubernetes.io/hostname",
+				LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				MatchLabelKeys:    []string{"pod-template-hash"},
+				MismatchLabelKeys: []string{"missing"},
+			}}}}
+	})
+	k.PrepareForCreate(p)
+	got := p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].LabelSelector.MatchExpressions
+	if len(got) != 1 || got[0].Key != "pod-template-hash" || got[0].Operator != metav1.LabelSelectorOpIn || got[0].Values[0] != "abc" {
+		t.Errorf("match expressions %+v", got)
+	}
+}
