@@ -337,6 +337,14 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 	}
 	errs = append(errs, validateIPList(p.Status.PodIPs, func(ip corev1.PodIP) string { return ip.IP }, sp.Child("podIPs"))...)
 	errs = append(errs, validateIPList(p.Status.HostIPs, func(ip corev1.HostIP) string { return ip.IP }, sp.Child("hostIPs"))...)
+	for i, c := range p.Status.Conditions {
+		switch c.Type {
+		case corev1.PodScheduled, corev1.PodReady, corev1.PodInitialized:
+		default:
+			// Upstream spells the field "Type" here.
+			errs = append(errs, validateQualifiedName(string(c.Type), sp.Child("conditions").Index(i).Child("Type"))...)
+		}
+	}
 	errs = append(errs, validateContainerStatusNames(p.Status.ContainerStatuses, p.Spec.Containers, sp.Child("containerStatuses"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.InitContainerStatuses, p.Spec.InitContainers, sp.Child("initContainerStatuses"))...)
 	// A terminated container of a pod that never restarts stays terminated.
