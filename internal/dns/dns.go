@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +98,8 @@ func New(cfg Config) (*Server, error) {
 			cfg.Upstreams = append(cfg.Upstreams, net.JoinHostPort(s, cc.Port))
 		}
 	}
+	// Never forward to ourselves (a resolv.conf naming the cluster DNS).
+	cfg.Upstreams = slices.DeleteFunc(slices.Clone(cfg.Upstreams), func(u string) bool { return u == cfg.Listen })
 	if cfg.Informers == nil {
 		cfg.Informers = informers.NewSharedInformerFactory(cfg.Client, 0)
 	}

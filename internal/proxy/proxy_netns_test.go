@@ -266,6 +266,13 @@ func TestProxyInNamespace(t *testing.T) {
 	if s, err := ask(node, "10.43.0.20:80"); err != nil || (s != "a" && s != "b") {
 		t.Errorf("after restart: %q %v", s, err)
 	}
+	// This proxy has no NodeIPs: node ports answer on every local address
+	// (fib daddr type local), the pods' gateway and 127.0.0.1 included.
+	for _, addr := range []string{"192.0.2.1:30080", "10.42.0.1:30080", "127.0.0.1:30080"} {
+		if s, err := ask(node, addr); err != nil || (s != "a" && s != "b") {
+			t.Errorf("node port %s without NodeIPs: %q %v", addr, s, err)
+		}
+	}
 
 	// Shutdown removes the table.
 	cancel2()
