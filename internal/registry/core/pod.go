@@ -345,6 +345,8 @@ func validatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
 			errs = append(errs, validateQualifiedName(string(c.Type), sp.Child("conditions").Index(i).Child("Type"))...)
 		}
 	}
+	// Upstream refuses statuses of unknown containers only when they carry
+	// allocatedResourcesStatus.
 	errs = append(errs, validateContainerStatusNames(p.Status.ContainerStatuses, p.Spec.Containers, sp.Child("containerStatuses"))...)
 	errs = append(errs, validateContainerStatusNames(p.Status.InitContainerStatuses, p.Spec.InitContainers, sp.Child("initContainerStatuses"))...)
 	// A terminated container of a pod that never restarts stays terminated.
@@ -392,8 +394,9 @@ func validateContainerStatusNames(st []corev1.ContainerStatus, cs []corev1.Conta
 	}
 	var errs field.ErrorList
 	for i, s := range st {
-		if !names.Has(s.Name) {
-			errs = append(errs, field.NotFound(p.Index(i).Child("name"), s.Name))
+		if len(s.AllocatedResourcesStatus) > 0 && !names.Has(s.Name) {
+			errs = append(errs, field.Invalid(p.Index(i).Child("allocatedResourcesStatus"), s.AllocatedResourcesStatus,
+				"cannot add allocatedResourcesStatus for a container that doesn't exist"))
 		}
 	}
 	return errs

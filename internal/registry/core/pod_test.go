@@ -450,7 +450,6 @@ func TestPodStatusUpdate(t *testing.T) {
 		t.Errorf("podIP is authoritative: %q %v", p.Status.PodIP, p.Status.PodIPs)
 	}
 	want := []string{
-		`status.containerStatuses[1].name: Not found: "ghost"`,
 		"status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
