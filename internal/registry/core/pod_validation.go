@@ -85,11 +85,6 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOpts) fi
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, fldPath.Child("dnsPolicy"))...)
 	errs = append(errs, metav1validation.ValidateLabels(spec.NodeSelector, fldPath.Child("nodeSelector"))...)
 	errs = append(errs, validatePodSecurityContext(spec, fldPath)...)
-	for i, s := range spec.ImagePullSecrets {
-		if s.Name == "" {
-			errs = append(errs, field.Required(fldPath.Child("imagePullSecrets").Index(i).Child("name"), ""))
-		}
-	}
 	errs = append(errs, validateAffinity(spec.Affinity, fldPath.Child("affinity"))...)
 	errs = append(errs, validatePodDNSConfig(spec.DNSConfig, spec.DNSPolicy, fldPath.Child("dnsConfig"))...)
 	for i, g := range spec.ReadinessGates {
@@ -843,7 +838,8 @@ func validateContainerCommon(c *corev1.Container, pc podContext, p *field.Path) 
 	errs = append(errs, validateContainerPorts(c.Ports, p.Child("ports"))...)
 	errs = append(errs, validateEnv(c.Env, p.Child("env"))...)
 	errs = append(errs, validateEnvFrom(c.EnvFrom, p.Child("envFrom"))...)
-	errs = append(errs, validateVolumeMounts(c.VolumeMounts, pc.vols, p.Child("volumeMounts"))...)
+	privileged := c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
+	errs = append(errs, validateVolumeMounts(c.VolumeMounts, pc.vols, privileged, p.Child("volumeMounts"))...)
 	switch c.ImagePullPolicy {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	case "":
@@ -1127,7 +1123,7 @@ func validateEnvFrom(vars []corev1.EnvFromSource, fldPath *field.Path) field.Err
 	return errs
 }
 
-func validateVolumeMounts(mounts []corev1.VolumeMount, vols map[string]corev1.VolumeSource, fldPath *field.Path) field.ErrorList {
+func validateVolumeMounts(mounts []corev1.VolumeMount, vols map[string]corev1.VolumeSource, privileged bool, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	points := sets.New[string]()
 	for i, m := range mounts {
@@ -1163,23 +1159,32 @@ func validateVolumeMounts(mounts []corev1.VolumeMount, vols map[string]corev1.Vo
 			}
 			errs = append(errs, validateLocalDescendingPath(m.SubPathExpr, fldPath.Child("subPathExpr"))...)
 		}
+		// Upstream reports these two under the list's path, without the index.
 		if m.MountPropagation != nil {
+			mp := fldPath.Child("mountPropagation")
 			switch *m.MountPropagation {
 			case corev1.MountPropagationNone, corev1.MountPropagationHostToContainer, corev1.MountPropagationBidirectional:
 			default:
-				errs = append(errs, field.NotSupported(p.Child("mountPropagation"), *m.MountPropagation,
+				errs = append(errs, field.NotSupported(mp, *m.MountPropagation,
 					[]corev1.MountPropagationMode{corev1.MountPropagationBidirectional, corev1.MountPropagationHostToContainer, corev1.MountPropagationNone}))
+			}
+			if *m.MountPropagation == corev1.MountPropagationBidirectional && !privileged {
+				errs = append(errs, field.Forbidden(mp, "Bidirectional mount propagation is available only to privileged containers"))
 			}
 		}
 		if m.RecursiveReadOnly != nil {
+			rp := fldPath.Child("recursiveReadOnly")
 			switch *m.RecursiveReadOnly {
 			case corev1.RecursiveReadOnlyDisabled:
 			case corev1.RecursiveReadOnlyIfPossible, corev1.RecursiveReadOnlyEnabled:
 				if !m.ReadOnly {
-					errs = append(errs, field.Forbidden(p.Child("recursiveReadOnly"), "may only be specified when readOnly is true"))
+					errs = append(errs, field.Forbidden(rp, "may only be specified when readOnly is true"))
+				}
+				if m.MountPropagation != nil && *m.MountPropagation != corev1.MountPropagationNone {
+					errs = append(errs, field.Forbidden(rp, "may only be specified when mountPropagation is None or not specified"))
 				}
 			default:
-				errs = append(errs, field.NotSupported(p.Child("recursiveReadOnly"), *m.RecursiveReadOnly,
+				errs = append(errs, field.NotSupported(rp, *m.RecursiveReadOnly,
 					[]corev1.RecursiveReadOnlyMode{corev1.RecursiveReadOnlyDisabled, corev1.RecursiveReadOnlyEnabled, corev1.RecursiveReadOnlyIfPossible}))
 			}
 		}
@@ -1302,7 +1307,7 @@ func validateHTTPGet(h *corev1.HTTPGetAction, p *field.Path) field.ErrorList {
 	}
 	for _, hd := range h.HTTPHeaders {
 		for _, msg := range validation.IsHTTPHeaderName(hd.Name) {
-			errs = append(errs, field.Invalid(p.Child("httpHeaders"), h.HTTPHeaders, msg))
+			errs = append(errs, field.Invalid(p.Child("httpHeaders"), hd.Name, msg))
 		}
 	}
 	return errs
