@@ -33,6 +33,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/controller/replicaset"
 	"github.com/bosun-k8s/bosun/internal/controller/rootcacert"
 	"github.com/bosun-k8s/bosun/internal/controller/serviceaccount"
+	"github.com/bosun-k8s/bosun/internal/controller/statefulset"
 )
 
 // Lease coordinates.
@@ -43,7 +44,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
+	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
 }
 
 // Config configures the manager.
@@ -166,6 +167,9 @@ func New(cfg Config) (*Manager, error) {
 		case daemonset.Name:
 			r, err = daemonset.New(daemonset.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("daemonset-controller"), Logger: cfg.Logger})
+		case statefulset.Name:
+			r, err = statefulset.New(statefulset.Config{Client: cfg.Client, Informers: m.informers,
+				Recorder: recorder("statefulset-controller"), Logger: cfg.Logger})
 		case deployment.Name:
 			r, err = deployment.New(deployment.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("deployment-controller"), Logger: cfg.Logger})
