@@ -206,10 +206,12 @@ func TestFenceInNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
+		start := time.Now()
 		err := dialIn(t, ns, c.network, c.addr, 30*time.Second)
 		if !errors.Is(err, c.want) {
 			t.Errorf("with fence, from the host: %s %s = %v, want %v", c.network, c.addr, err, c.want)
 		}
+		t.Logf("%s %s refused after %v", c.network, c.addr, time.Since(start))
 	}
 	svc, pod, err := f.Counters()
 	if err != nil {
