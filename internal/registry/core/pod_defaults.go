@@ -341,9 +341,9 @@ func intOrStringUnset(v intstr.IntOrString) bool {
 
 // dropDisabledFields clears the pod spec fields of features that Kubernetes 1.33 keeps off
 // by default, as upstream drops them when an object that did not use them is written:
-// pod-level resources, container stop signals and dynamic resource claims. (Image volumes
-// and cluster trust bundle projections, also off, are refused by validation as the empty
-// sources upstream's drop leaves behind would be.)
+// pod-level resources, container stop signals, dynamic resource claims and cluster trust
+// bundle projections. (Image volumes, also off, are refused by validation as the empty
+// source upstream's drop leaves behind would be.)
 func dropDisabledFields(s *corev1.PodSpec) {
 	s.Resources = nil
 	s.ResourceClaims = nil
@@ -363,5 +363,12 @@ func dropDisabledFields(s *corev1.PodSpec) {
 		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
 		drop(&c)
 		s.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
+	}
+	for i := range s.Volumes {
+		if pr := s.Volumes[i].Projected; pr != nil {
+			for j := range pr.Sources {
+				pr.Sources[j].ClusterTrustBundle = nil
+			}
+		}
 	}
 }

@@ -557,16 +557,21 @@ func validateFileMode(mode *int32, p *field.Path) field.ErrorList {
 func validateKeyToPaths(items []corev1.KeyToPath, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, kp := range items {
-		p := fldPath.Index(i)
-		if kp.Key == "" {
-			errs = append(errs, field.Required(p.Child("key"), ""))
-		}
-		if kp.Path == "" {
-			errs = append(errs, field.Required(p.Child("path"), ""))
-		}
-		errs = append(errs, validateLocalNonReservedPath(kp.Path, p.Child("path"))...)
-		errs = append(errs, validateFileMode(kp.Mode, p.Child("mode"))...)
+		errs = append(errs, validateKeyToPath(kp, fldPath.Index(i))...)
 	}
+	return errs
+}
+
+func validateKeyToPath(kp corev1.KeyToPath, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if kp.Key == "" {
+		errs = append(errs, field.Required(p.Child("key"), ""))
+	}
+	if kp.Path == "" {
+		errs = append(errs, field.Required(p.Child("path"), ""))
+	}
+	errs = append(errs, validateLocalNonReservedPath(kp.Path, p.Child("path"))...)
+	errs = append(errs, validateFileMode(kp.Mode, p.Child("mode"))...)
 	return errs
 }
 
@@ -594,6 +599,17 @@ func validateDownwardAPIFile(f corev1.DownwardAPIVolumeFile, p *field.Path) fiel
 func validateProjected(pr *corev1.ProjectedVolumeSource, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, validateFileMode(pr.DefaultMode, p.Child("defaultMode"))...)
+	paths := sets.New[string]()
+	// Upstream reports duplicate paths on the projected source itself, naming the object.
+	dup := func(path, name string) {
+		if path == "" {
+			return
+		}
+		if paths.Has(path) {
+			errs = append(errs, field.Invalid(p, name, "conflicting duplicate paths"))
+		}
+		paths.Insert(path)
+	}
 	for i, src := range pr.Sources {
 		sp := p.Child("sources").Index(i)
 		n := 0
@@ -602,47 +618,51 @@ func validateProjected(pr *corev1.ProjectedVolumeSource, p *field.Path) field.Er
 			if src.Secret.Name == "" {
 				errs = append(errs, field.Required(sp.Child("secret").Child("name"), ""))
 			}
-			errs = append(errs, validateKeyToPaths(src.Secret.Items, sp.Child("secret").Child("items"))...)
+			for j, kp := range src.Secret.Items {
+				errs = append(errs, validateKeyToPath(kp, sp.Child("secret").Child("items").Index(j))...)
+				dup(kp.Path, src.Secret.Name)
+			}
 		}
 		if src.ConfigMap != nil {
 			n++
-			if n > 1 {
-				errs = append(errs, field.Forbidden(sp.Child("configMap"), "may not specify more than 1 volume type per source"))
-			}
 			if src.ConfigMap.Name == "" {
 				errs = append(errs, field.Required(sp.Child("configMap").Child("name"), ""))
 			}
-			errs = append(errs, validateKeyToPaths(src.ConfigMap.Items, sp.Child("configMap").Child("items"))...)
+			for j, kp := range src.ConfigMap.Items {
+				errs = append(errs, validateKeyToPath(kp, sp.Child("configMap").Child("items").Index(j))...)
+				dup(kp.Path, src.ConfigMap.Name)
+			}
 		}
 		if src.DownwardAPI != nil {
 			n++
-			if n > 1 {
-				errs = append(errs, field.Forbidden(sp.Child("downwardAPI"), "may not specify more than 1 volume type per source"))
-			}
 			for j, item := range src.DownwardAPI.Items {
 				errs = append(errs, validateDownwardAPIFile(item, sp.Child("downwardAPI").Child("items").Index(j))...)
+				dup(item.Path, "")
 			}
 		}
-		if src.ServiceAccountToken != nil {
+		if t := src.ServiceAccountToken; t != nil {
 			n++
 			tp := sp.Child("serviceAccountToken")
-			if n > 1 {
-				errs = append(errs, field.Forbidden(tp, "may not specify more than 1 volume type per source"))
+			var exp int64 = 3600
+			if t.ExpirationSeconds != nil {
+				exp = *t.ExpirationSeconds
 			}
-			if e := src.ServiceAccountToken.ExpirationSeconds; e != nil {
-				if *e < 10*60 {
-					errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), *e, "may not specify a duration less than 10 minutes"))
-				} else if *e > 1<<32 {
-					errs = append(errs, field.TooLong(tp.Child("expirationSeconds"), *e, 1<<32))
-				}
+			if exp < 10*60 {
+				errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), exp, "may not specify a duration less than 10 minutes"))
 			}
-			if src.ServiceAccountToken.Path == "" {
-				errs = append(errs, field.Required(tp.Child("path"), ""))
+			if exp > 1<<32 {
+				errs = append(errs, field.Invalid(tp.Child("expirationSeconds"), exp, "may not specify a duration larger than 2^32 seconds"))
 			}
+			// Upstream reports the token path under "projected.path".
+			if t.Path == "" {
+				errs = append(errs, field.Required(p.Child("path"), ""))
+			} else {
+				errs = append(errs, validateLocalNonReservedPath(t.Path, p.Child("path"))...)
+			}
+			dup(t.Path, "")
 		}
-		// Cluster trust bundle projections are off by default in 1.33: upstream drops them.
-		if n == 0 {
-			errs = append(errs, field.Required(sp, "one source required"))
+		if n > 1 {
+			errs = append(errs, field.Forbidden(sp, "may not specify more than 1 volume type per source"))
 		}
 	}
 	return errs
