@@ -508,7 +508,8 @@ func validateVolumeSource(s *corev1.VolumeSource, p *field.Path) field.ErrorList
 		}
 		if s.NFS.Path == "" {
 			errs = append(errs, field.Required(np.Child("path"), ""))
-		} else if !path.IsAbs(s.NFS.Path) {
+		}
+		if !path.IsAbs(s.NFS.Path) {
 			errs = append(errs, field.Invalid(np.Child("path"), s.NFS.Path, "must be an absolute path"))
 		}
 	}
@@ -537,8 +538,8 @@ func validateVolumeSource(s *corev1.VolumeSource, p *field.Path) field.ErrorList
 }
 
 func validateHostPathType(t corev1.HostPathType, p *field.Path) field.ErrorList {
-	valid := []corev1.HostPathType{corev1.HostPathUnset, corev1.HostPathDirectoryOrCreate, corev1.HostPathDirectory,
-		corev1.HostPathFileOrCreate, corev1.HostPathFile, corev1.HostPathSocket, corev1.HostPathCharDev, corev1.HostPathBlockDev}
+	valid := []corev1.HostPathType{corev1.HostPathUnset, corev1.HostPathBlockDev, corev1.HostPathCharDev, corev1.HostPathDirectory,
+		corev1.HostPathDirectoryOrCreate, corev1.HostPathFile, corev1.HostPathFileOrCreate, corev1.HostPathSocket}
 	for _, v := range valid {
 		if t == v {
 			return nil
