@@ -222,6 +222,10 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 		{"filter-input", localnetGuard()},
 		{"filter-input", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
 		{"filter-input", nftx.Rule{nftx.FibDaddrLocal{}, nftx.ServiceKey{Map: mapNoEndpointPorts, PortOnly: true}}},
+		// As kube-proxy: a packet conntrack finds invalid (say, out of
+		// the TCP window) would skip the NAT of its connection and reach
+		// a pod un-translated, which answers with a reset.
+		{"filter-forward", nftx.Rule{nftx.CtStateInvalid{}, nftx.Drop{}}},
 		{"filter-forward", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
 		{"filter-output", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
 		{"filter-output", nftx.Rule{nftx.FibDaddrLocal{}, nftx.ServiceKey{Map: mapNoEndpointPorts, PortOnly: true}}},

@@ -653,3 +653,17 @@ func (RejectPortUnreachable) Exprs(*Builder) []expr.Any {
 	return []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3}}
 }
 func (RejectPortUnreachable) String() string { return "reject" }
+
+// CtStateInvalid matches packets conntrack finds invalid.
+type CtStateInvalid struct{}
+
+// Exprs implements Stmt.
+func (CtStateInvalid) Exprs(*Builder) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, expr.CtStateBitINVALID), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+func (CtStateInvalid) String() string { return "ct state invalid" }

@@ -53,3 +53,12 @@ func TestRender(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderCt(t *testing.T) {
+	if got := (Rule{CtStateInvalid{}, Drop{}}).String(); got != "ct state invalid drop" {
+		t.Errorf("%q", got)
+	}
+	if got := (Rule{CtStatusDNATSet{Not: true}, RejectPortUnreachable{}}).String(); got != "ct status ! dnat reject" {
+		t.Errorf("%q", got)
+	}
+}
