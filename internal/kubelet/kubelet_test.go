@@ -102,6 +102,45 @@ func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Fatalf("timed out waiting for %s", what)
 }
 
+// markDeleted does what the API server does on a graceful delete: it sets
+// deletionTimestamp and deletionGracePeriodSeconds. The fake clientset's
+// UpdateStatus replaces whole objects, so a status write racing with this
+// can undo it: markDeleted re-applies it until the kubelet deleted the pod.
+func (h *harness) markDeleted(ns, name string, grace int64) {
+	h.t.Helper()
+	ctx := context.Background()
+	apply := func() bool {
+		p, err := h.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return true // gone: the kubelet deleted it
+		}
+		if p.DeletionTimestamp == nil {
+			now := metav1.Now()
+			p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
+			// An error here is a race with the pod's deletion.
+			_, _ = h.client.CoreV1().Pods(ns).Update(ctx, p, metav1.UpdateOptions{})
+		}
+		return false
+	}
+	apply()
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	h.t.Cleanup(func() { close(stop); <-finished })
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if apply() {
+				return
+			}
+		}
+	}()
+}
+
 func testPod(name string, containers ...string) *v1.Pod {
 	p := &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name), Labels: map[string]string{"app": name}},
@@ -260,14 +299,8 @@ func TestGracefulDeletion(t *testing.T) {
 	pod.Spec.Containers[0].Lifecycle = &v1.Lifecycle{PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"prestop"}}}}
 	h := startKubelet(t, rt, pod)
 	p := h.waitPod("default", "del", "Running", running)
-	// What the API server does on a graceful delete.
-	now := metav1.Now()
-	grace := int64(7)
-	p.DeletionTimestamp = &now
-	p.DeletionGracePeriodSeconds = &grace
-	if _, err := h.client.CoreV1().Pods("default").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	_ = p
+	h.markDeleted("default", "del", 7)
 	h.waitFor("the kubelet to delete the pod with grace 0", func() bool {
 		for _, a := range h.client.Actions() {
 			if d, ok := a.(k8stesting.DeleteAction); ok && d.GetName() == "del" {

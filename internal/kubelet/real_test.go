@@ -212,12 +212,7 @@ func TestRealPodLifecycle(t *testing.T) {
 	}
 
 	// Graceful delete: the kubelet stops everything and deletes the object.
-	now := metav1.Now()
-	grace := int64(10)
-	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
-	if _, err := client.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.markDeleted("default", "hello", 10)
 	h.waitFor("the pod object to be deleted", func() bool {
 		_, err := client.CoreV1().Pods("default").Get(ctx, "hello", metav1.GetOptions{})
 		return err != nil
@@ -324,11 +319,7 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 		t.Errorf("oom: %+v", s)
 	}
 	// Delete it: containers and sandbox go.
-	now := metav1.Now()
-	p.DeletionTimestamp = &now
-	if _, err := client.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.markDeleted("default", "batch", 30)
 	h.waitFor("the runtime to be empty", func() bool {
 		sbs, err := n.rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
 		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
