@@ -459,14 +459,23 @@ func volumeSourceNames(s *corev1.VolumeSource) []string {
 	return out
 }
 
-func validateVolumeSource(s *corev1.VolumeSource, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
+func validateVolumeSource(s *corev1.VolumeSource, p *field.Path) (errs field.ErrorList) {
 	names := volumeSourceNames(s)
 	if len(names) == 0 {
 		return append(errs, field.Required(p, "must specify a volume type"))
 	}
-	for _, n := range names[1:] {
-		errs = append(errs, field.Forbidden(p.Child(n), "may not specify more than 1 volume type"))
+	// Upstream checks the details of the first source only and refuses the others.
+	defer func() {
+		for _, n := range names[1:] {
+			errs = append(errs, field.Forbidden(p.Child(n), "may not specify more than 1 volume type"))
+		}
+	}()
+	if len(names) > 1 {
+		first := *s
+		for _, n := range names[1:] {
+			clearVolumeSource(&first, n)
+		}
+		s = &first
 	}
 	if s.EmptyDir != nil && s.EmptyDir.SizeLimit != nil && s.EmptyDir.SizeLimit.Sign() < 0 {
 		errs = append(errs, field.Forbidden(p.Child("emptyDir").Child("sizeLimit"), "SizeLimit field must be a valid resource quantity"))
@@ -1869,4 +1878,68 @@ func validateResizePolicy(list []corev1.ContainerResizePolicy, podRestart corev1
 		}
 	}
 	return errs
+}
+
+// clearVolumeSource unsets the source volumeSourceNames calls name.
+func clearVolumeSource(s *corev1.VolumeSource, name string) {
+	switch name {
+	case "emptyDir":
+		s.EmptyDir = nil
+	case "hostPath":
+		s.HostPath = nil
+	case "gitRepo":
+		s.GitRepo = nil
+	case "gcePersistentDisk":
+		s.GCEPersistentDisk = nil
+	case "awsElasticBlockStore":
+		s.AWSElasticBlockStore = nil
+	case "secret":
+		s.Secret = nil
+	case "nfs":
+		s.NFS = nil
+	case "iscsi":
+		s.ISCSI = nil
+	case "glusterfs":
+		s.Glusterfs = nil
+	case "flocker":
+		s.Flocker = nil
+	case "persistentVolumeClaim":
+		s.PersistentVolumeClaim = nil
+	case "rbd":
+		s.RBD = nil
+	case "cinder":
+		s.Cinder = nil
+	case "cephFS":
+		s.CephFS = nil
+	case "quobyte":
+		s.Quobyte = nil
+	case "downwarAPI":
+		s.DownwardAPI = nil
+	case "fc":
+		s.FC = nil
+	case "flexVolume":
+		s.FlexVolume = nil
+	case "configMap":
+		s.ConfigMap = nil
+	case "azureFile":
+		s.AzureFile = nil
+	case "vsphereVolume":
+		s.VsphereVolume = nil
+	case "photonPersistentDisk":
+		s.PhotonPersistentDisk = nil
+	case "portworxVolume":
+		s.PortworxVolume = nil
+	case "azureDisk":
+		s.AzureDisk = nil
+	case "storageos":
+		s.StorageOS = nil
+	case "projected":
+		s.Projected = nil
+	case "scaleIO":
+		s.ScaleIO = nil
+	case "csi":
+		s.CSI = nil
+	case "ephemeral":
+		s.Ephemeral = nil
+	}
 }
