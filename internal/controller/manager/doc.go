@@ -1,6 +1,6 @@
 // Package manager runs bosun's controllers as one component, as
 // kube-controller-manager does: replicaset, replicationcontroller,
-// deployment, daemonset, statefulset, job, garbage
+// deployment, daemonset, statefulset, job, cronjob, garbage
 // collector, namespace, serviceaccount, node IPAM, node lifecycle (with
 // taint-based eviction), pod GC and the kube-root-ca.crt publisher.
 //

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/bosun-k8s/bosun/internal/controller/cronjob"
 	"github.com/bosun-k8s/bosun/internal/controller/daemonset"
 	"github.com/bosun-k8s/bosun/internal/controller/deployment"
 	"github.com/bosun-k8s/bosun/internal/controller/garbagecollector"
@@ -44,7 +45,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
+	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, cronjob.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
 }
 
 // Config configures the manager.
@@ -182,6 +183,9 @@ func New(cfg Config) (*Manager, error) {
 		case garbagecollector.Name:
 			workers = 20
 			r, err = garbagecollector.New(garbagecollector.Config{Metadata: meta, Discovery: cfg.Client.Discovery(), Logger: cfg.Logger})
+		case cronjob.Name:
+			r, err = cronjob.New(cronjob.Config{Client: cfg.Client, Informers: m.informers,
+				Recorder: recorder("cronjob-controller"), Logger: cfg.Logger})
 		case job.Name:
 			r, err = job.New(job.Config{Client: cfg.Client, Informers: m.informers,
 				Recorder: recorder("job-controller"), Logger: cfg.Logger})
