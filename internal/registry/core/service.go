@@ -627,6 +627,11 @@ func serviceExternalIP(s *corev1.Service) string {
 			}
 		}
 		lb := strings.Join(sets.List(ips), ",")
+		// Upstream clips the load balancer addresses to 16 characters outside wide output;
+		// one row serves both views here, so it follows the default view.
+		if len(lb) > 16 {
+			lb = lb[:13] + "..."
+		}
 		if len(s.Spec.ExternalIPs) > 0 {
 			var all []string
 			if lb != "" {
