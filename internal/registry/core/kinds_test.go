@@ -361,7 +361,7 @@ func TestServiceRow(t *testing.T) {
 		{"load balancer", corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIPs: []string{"10.43.0.9"}},
 			[]corev1.LoadBalancerIngress{{IP: "192.168.1.10"}}, "LoadBalancer|10.43.0.9|192.168.1.10|<none>|<none>"},
 		{"long load balancer list", corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIPs: []string{"10.43.0.9"}},
-			[]corev1.LoadBalancerIngress{{IP: "192.168.1.10"}, {IP: "192.168.1.11"}}, "LoadBalancer|10.43.0.9|192.168.1.1...|<none>|<none>"},
+			[]corev1.LoadBalancerIngress{{IP: "192.168.1.10"}, {IP: "192.168.1.11"}}, "LoadBalancer|10.43.0.9|192.168.1.10,...|<none>|<none>"},
 		{"external name", corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.com"}, nil,
 			"ExternalName|<none>|example.com|<none>|<none>"},
 	}
