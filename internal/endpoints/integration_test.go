@@ -47,6 +47,12 @@ func TestAgainstAPIServer(t *testing.T) {
 		<-done
 	})
 
+	// Before any pod: an empty Endpoints and a placeholder slice, as
+	// upstream keeps.
+	eventually(t, "placeholder", func() error {
+		return check(ctx, client, ns, "", "IPv4  ")
+	})
+
 	for i, ip := range []string{"10.42.0.9", "10.42.0.10"} {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("web-%d", i), Labels: map[string]string{"app": "web"}},

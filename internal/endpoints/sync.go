@@ -269,7 +269,7 @@ func (c *Controller) reconcileSlices(ctx context.Context, ns, name string, meta 
 // chunk splits eps into slices of at most n (one empty chunk for none).
 func chunk(eps []discoveryv1.Endpoint, n int) [][]discoveryv1.Endpoint {
 	if len(eps) == 0 {
-		return [][]discoveryv1.Endpoint{nil}
+		return [][]discoveryv1.Endpoint{{}}
 	}
 	var out [][]discoveryv1.Endpoint
 	for len(eps) > n {
