@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -178,7 +177,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	certDir := t.TempDir()
-	serving, err := ca.Issue(certDir, "kubelet", certs.Leaf{CommonName: "kubelet", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	kubeletTLS, err := KubeletTLS(ca, certDir, "test-node", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +185,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNode(t, ts, &tls.Config{Certificates: []tls.Certificate{serving}, ClientCAs: ca.Pool(), ClientAuth: tls.RequireAndVerifyClientCert})
+	n := startNode(t, ts, kubeletTLS)
 	ctx := context.Background()
 
 	node, err := ts.Client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
