@@ -88,3 +88,56 @@ func BenchmarkProgrammingLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkServiceOverhead compares requests (a new TCP connection each,
+// answered and closed by the server) sent from the node to a pod directly
+// and through its cluster IP, in a harness namespace: the proxy's cost per
+// connection. It reports requests per second and p99 latency.
+func BenchmarkServiceOverhead(b *testing.B) {
+	node := netharness.New(b)
+	subnet := netip.MustParsePrefix("10.42.0.0/24")
+	pod := node.AddPod(b, subnet, netip.MustParseAddr("10.42.0.5"))
+	serveName(b, pod, "10.42.0.5:8080", "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, err := fence.New(fence.Config{ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: node.Path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.SetNodeSubnets([]netip.Prefix{subnet}); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Install(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer f.Remove()
+	kc := fake.NewClientset(svc("web", nil), slice("web", 8080, epSpec{ip: "10.42.0.5", ready: true, serving: true, node: "node-a"}))
+	p, err := New(Config{Client: kc, NodeName: "node-a", ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: node.Path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	<-p.Ready()
+	for _, c := range []struct{ name, addr string }{{"direct", "10.42.0.5:8080"}, {"clusterip", "10.43.0.20:80"}} {
+		b.Run(c.name, func(b *testing.B) {
+			var lat []time.Duration
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				if s, err := ask(node, c.addr); err != nil || s != "a" {
+					b.Fatalf("%s: %q %v", c.addr, s, err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			elapsed := time.Since(start)
+			slices.Sort(lat)
+			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
