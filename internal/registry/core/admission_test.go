@@ -35,3 +35,34 @@ func TestAddDefaultTolerations(t *testing.T) {
 		})
 	}
 }
+
+func TestMountServiceAccountToken(t *testing.T) {
+	no := false
+	p := newPod("p", func(p *corev1.Pod) {
+		p.Spec.ServiceAccountName = "default"
+		p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox"}}
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "own", Image: "x",
+			VolumeMounts: []corev1.VolumeMount{{Name: "mine", MountPath: ServiceAccountTokenMountPath}}})
+		p.Spec.Volumes = []corev1.Volume{{Name: "mine"}}
+	})
+	if !ShouldAutomountToken(&corev1.ServiceAccount{}, p) || ShouldAutomountToken(&corev1.ServiceAccount{AutomountServiceAccountToken: &no}, p) {
+		t.Errorf("automount decision wrong")
+	}
+	MountServiceAccountToken(p, "kube-api-access-abcde")
+	MountServiceAccountToken(p, "kube-api-access-zzzzz") // a second pass changes nothing
+	if len(p.Spec.Volumes) != 2 || p.Spec.Volumes[1].Name != "kube-api-access-abcde" {
+		t.Fatalf("volumes %+v", p.Spec.Volumes)
+	}
+	if m := p.Spec.InitContainers[0].VolumeMounts; len(m) != 1 || m[0].Name != "kube-api-access-abcde" || !m[0].ReadOnly {
+		t.Errorf("init container mounts %+v", m)
+	}
+	if m := p.Spec.Containers[1].VolumeMounts; len(m) != 1 || m[0].Name != "mine" {
+		t.Errorf("a container with its own mount there got another: %+v", m)
+	}
+	k := kindByResource(t, "pods")
+	k.PrepareForCreate(p)
+	k.Default(p)
+	if errs := k.Validate(p); len(errs) != 0 {
+		t.Errorf("pod with the token volume invalid: %v", errs)
+	}
+}
