@@ -2,7 +2,8 @@
 // kube-controller-manager does: replicaset, replicationcontroller,
 // deployment, daemonset, statefulset, job, cronjob, garbage
 // collector, namespace, serviceaccount, node IPAM, node lifecycle (with
-// taint-based eviction), pod GC and the kube-root-ca.crt publisher.
+// taint-based eviction), pod GC, resource quota usage and the
+// kube-root-ca.crt publisher.
 //
 // New builds one shared informer factory (typed) and one metadata informer
 // factory, an Event broadcaster that writes core/v1 Events through the API,

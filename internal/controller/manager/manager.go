@@ -32,6 +32,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/controller/nodelifecycle"
 	"github.com/bosun-k8s/bosun/internal/controller/podgc"
 	"github.com/bosun-k8s/bosun/internal/controller/replicaset"
+	"github.com/bosun-k8s/bosun/internal/controller/resourcequota"
 	"github.com/bosun-k8s/bosun/internal/controller/rootcacert"
 	"github.com/bosun-k8s/bosun/internal/controller/serviceaccount"
 	"github.com/bosun-k8s/bosun/internal/controller/statefulset"
@@ -45,7 +46,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, cronjob.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name,
+	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, cronjob.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name, resourcequota.Name,
 }
 
 // Config configures the manager.
@@ -203,6 +204,8 @@ func New(cfg Config) (*Manager, error) {
 			}
 			workers = 1
 			r, err = rootcacert.New(rootcacert.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger, RootCA: cfg.RootCA})
+		case resourcequota.Name:
+			r, err = resourcequota.New(resourcequota.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
