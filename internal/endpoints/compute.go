@@ -2,9 +2,9 @@ package endpoints
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -75,7 +75,12 @@ func targetRef(pod *corev1.Pod) *corev1.ObjectReference {
 func portsKey(ports []corev1.EndpointPort) string {
 	var b strings.Builder
 	for _, p := range ports {
-		fmt.Fprintf(&b, "%s/%s/%d;", p.Name, p.Protocol, p.Port)
+		b.WriteString(p.Name)
+		b.WriteByte('/')
+		b.WriteString(string(p.Protocol))
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(int(p.Port)))
+		b.WriteByte(';')
 	}
 	return b.String()
 }
@@ -147,18 +152,33 @@ func desiredSubsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSu
 }
 
 func sortAddrs(a []corev1.EndpointAddress) {
-	slices.SortFunc(a, func(x, y corev1.EndpointAddress) int {
-		return cmp.Or(compareIP(x.IP, y.IP), cmp.Compare(x.TargetRef.Name, y.TargetRef.Name))
-	})
+	sortByIP(a, func(e *corev1.EndpointAddress) (string, string) { return e.IP, e.TargetRef.Name })
 }
 
-func compareIP(a, b string) int {
-	x, errx := netip.ParseAddr(a)
-	y, erry := netip.ParseAddr(b)
-	if errx != nil || erry != nil {
-		return cmp.Compare(a, b)
+// sortByIP sorts items by address (parsed once each), then name.
+func sortByIP[T any](items []T, key func(*T) (ip, name string)) {
+	type keyed struct {
+		addr netip.Addr
+		ip   string
+		name string
+		item T
 	}
-	return x.Compare(y)
+	ks := make([]keyed, len(items))
+	for i := range items {
+		ip, name := key(&items[i])
+		a, _ := netip.ParseAddr(ip)
+		ks[i] = keyed{addr: a, ip: ip, name: name, item: items[i]}
+	}
+	slices.SortFunc(ks, func(x, y keyed) int {
+		c := x.addr.Compare(y.addr)
+		if !x.addr.IsValid() || !y.addr.IsValid() {
+			c = cmp.Compare(x.ip, y.ip)
+		}
+		return cmp.Or(c, cmp.Compare(x.name, y.name))
+	})
+	for i := range ks {
+		items[i] = ks[i].item
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -196,7 +216,12 @@ func slicePortsKey(ports []discoveryv1.EndpointPort) string {
 		if p.Port != nil {
 			port = *p.Port
 		}
-		fmt.Fprintf(&b, "%s/%s/%d;", name, proto, port)
+		b.WriteString(name)
+		b.WriteByte('/')
+		b.WriteString(string(proto))
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(int(port)))
+		b.WriteByte(';')
 	}
 	return b.String()
 }
@@ -288,9 +313,7 @@ func desiredSlices(svc *corev1.Service, pods []*corev1.Pod) []sliceGroup {
 	out := make([]sliceGroup, 0, len(groups))
 	for _, k := range sortedKeys(groups) {
 		g := groups[k]
-		slices.SortFunc(g.Endpoints, func(a, b discoveryv1.Endpoint) int {
-			return cmp.Or(compareIP(a.Addresses[0], b.Addresses[0]), cmp.Compare(a.TargetRef.Name, b.TargetRef.Name))
-		})
+		sortByIP(g.Endpoints, func(e *discoveryv1.Endpoint) (string, string) { return e.Addresses[0], e.TargetRef.Name })
 		out = append(out, *g)
 	}
 	return out
