@@ -97,7 +97,7 @@ func New(cfg Config) (*Controller, error) {
 	}{
 		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.enqueueAll, UpdateFunc: func(_, n any) { c.enqueueAll(n) }, DeleteFunc: c.enqueueAll}},
 		{podInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.podChanged, UpdateFunc: c.podUpdated, DeleteFunc: c.podChanged}},
-		{epInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.enqueueAll, UpdateFunc: func(_, n any) { c.enqueueAll(n) }, DeleteFunc: c.enqueueAll}},
+		{epInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.endpointsChanged, UpdateFunc: func(_, n any) { c.endpointsChanged(n) }, DeleteFunc: c.endpointsChanged}},
 		{sliceInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.sliceChanged, UpdateFunc: func(_, n any) { c.sliceChanged(n) }, DeleteFunc: c.sliceChanged}},
 	}
 	for _, h := range handlers {
@@ -128,8 +128,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	return err
 }
 
-// enqueueAll queues the namespace/name key of a Service, Endpoints or
-// similar object in every controller.
+// enqueueAll queues the namespace/name key of a Service in every
+// controller.
 func (c *Controller) enqueueAll(obj any) {
 	key, ok := controllerutil.KeyOf(obj)
 	if !ok {
@@ -137,6 +137,18 @@ func (c *Controller) enqueueAll(obj any) {
 	}
 	c.epQueue.Add(key)
 	c.sliceQueue.Add(key)
+	c.mirrorQueue.Add(key)
+}
+
+// endpointsChanged queues an Endpoints object's service for the Endpoints
+// controller (to repair changes made by others) and for mirroring; the
+// slice controller does not read Endpoints.
+func (c *Controller) endpointsChanged(obj any) {
+	key, ok := controllerutil.KeyOf(obj)
+	if !ok {
+		return
+	}
+	c.epQueue.Add(key)
 	c.mirrorQueue.Add(key)
 }
 
