@@ -25,6 +25,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/controller/cronjob"
 	"github.com/bosun-k8s/bosun/internal/controller/daemonset"
 	"github.com/bosun-k8s/bosun/internal/controller/deployment"
+	"github.com/bosun-k8s/bosun/internal/controller/disruption"
 	"github.com/bosun-k8s/bosun/internal/controller/garbagecollector"
 	"github.com/bosun-k8s/bosun/internal/controller/job"
 	"github.com/bosun-k8s/bosun/internal/controller/namespace"
@@ -46,7 +47,7 @@ const (
 
 // AllControllers names every controller the manager can run.
 var AllControllers = []string{
-	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, cronjob.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name, resourcequota.Name,
+	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, cronjob.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name, resourcequota.Name, disruption.Name,
 }
 
 // Config configures the manager.
@@ -206,6 +207,8 @@ func New(cfg Config) (*Manager, error) {
 			r, err = rootcacert.New(rootcacert.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger, RootCA: cfg.RootCA})
 		case resourcequota.Name:
 			r, err = resourcequota.New(resourcequota.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
+		case disruption.Name:
+			r, err = disruption.New(disruption.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
