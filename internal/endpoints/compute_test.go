@@ -240,3 +240,29 @@ func TestTruncate(t *testing.T) {
 		t.Error("800 addresses truncated")
 	}
 }
+
+func TestEndpointRelevantChange(t *testing.T) {
+	base := pod("a", "10.42.0.9")
+	for _, tt := range []struct {
+		name string
+		mut  func(*corev1.Pod)
+		want bool
+	}{
+		{"restart count", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 3}}
+		}, false},
+		{"annotation", func(p *corev1.Pod) { p.Annotations = map[string]string{"x": "y"} }, false},
+		{"readiness", notReady, true},
+		{"ip", func(p *corev1.Pod) { p.Status.PodIP = "10.42.0.10" }, true},
+		{"labels", func(p *corev1.Pod) { p.Labels = map[string]string{"app": "other"} }, true},
+		{"terminating", terminating, true},
+		{"named port moves", httpOn(9090), true},
+		{"phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, true},
+	} {
+		n := base.DeepCopy()
+		tt.mut(n)
+		if got := endpointRelevantChange(base, n); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

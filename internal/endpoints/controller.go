@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -176,13 +177,40 @@ func (c *Controller) sliceChanged(obj any) {
 func (c *Controller) podUpdated(old, cur any) {
 	o, ok1 := old.(*corev1.Pod)
 	n, ok2 := cur.(*corev1.Pod)
-	if ok1 && ok2 && o.ResourceVersion != "" && o.ResourceVersion == n.ResourceVersion {
+	if ok1 && ok2 && !endpointRelevantChange(o, n) {
 		return
 	}
 	c.podChanged(cur)
 	if ok1 && ok2 && !labels.Equals(o.Labels, n.Labels) {
 		c.podChanged(old)
 	}
+}
+
+// endpointRelevantChange reports whether an update changes anything the
+// controllers read from a pod (most pod updates, say container restarts
+// counted in the status, do not).
+func endpointRelevantChange(o, n *corev1.Pod) bool {
+	if !labels.Equals(o.Labels, n.Labels) || o.Status.PodIP != n.Status.PodIP || isPodReady(o) != isPodReady(n) ||
+		o.Status.Phase != n.Status.Phase || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil) ||
+		o.Spec.NodeName != n.Spec.NodeName || o.Spec.Hostname != n.Spec.Hostname || o.Spec.Subdomain != n.Spec.Subdomain ||
+		len(o.Status.PodIPs) != len(n.Status.PodIPs) {
+		return true
+	}
+	for i := range o.Status.PodIPs {
+		if o.Status.PodIPs[i].IP != n.Status.PodIPs[i].IP {
+			return true
+		}
+	}
+	// Named ports resolve against the containers' ports.
+	return !equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n))
+}
+
+func containerPorts(p *corev1.Pod) [][]corev1.ContainerPort {
+	out := make([][]corev1.ContainerPort, len(p.Spec.Containers))
+	for i, c := range p.Spec.Containers {
+		out[i] = c.Ports
+	}
+	return out
 }
 
 // podChanged queues the services whose selector matches the pod.
