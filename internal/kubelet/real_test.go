@@ -211,6 +211,13 @@ func TestRealPodLifecycle(t *testing.T) {
 		t.Errorf("exec output %q, %v", out, err)
 	}
 
+	// Port-forward over WebSocket (channel.k8s.io v4: per port a data and
+	// an error channel, each first sending the port number).
+	resp, err := wsPortForward(srv.URL+"/portForward/default/hello?ports=8080", 8080, "GET / HTTP/1.0\r\n\r\n")
+	if err != nil || !strings.Contains(resp, "Hello from hello (v1)") {
+		t.Errorf("port-forward: %q, %v", resp, err)
+	}
+
 	// Graceful delete: the kubelet stops everything and deletes the object.
 	h.markDeleted("default", "hello", 10)
 	h.waitFor("the pod object to be deleted", func() bool {
@@ -325,4 +332,52 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
 		return err == nil && err2 == nil && len(sbs) == 0 && len(cs) == 0
 	})
+}
+
+// wsPortForward forwards one connection to port over the kubelet's
+// portForward endpoint, sends req and returns what comes back.
+func wsPortForward(httpURL string, port int, req string) (string, error) {
+	u := "ws" + strings.TrimPrefix(httpURL, "http")
+	d := websocket.Dialer{Subprotocols: []string{"v4.channel.k8s.io", "channel.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+	conn, resp, err := d.Dial(u, nil)
+	if err != nil {
+		if resp != nil {
+			b, _ := io.ReadAll(resp.Body)
+			return "", fmt.Errorf("%w: %s %s", err, resp.Status, b)
+		}
+		return "", err
+	}
+	defer conn.Close()
+	// The server first announces the port on both channels.
+	for i := 0; i < 2; i++ {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, msg, err := conn.ReadMessage(); err != nil {
+			return "", fmt.Errorf("announcement %d: %w (subprotocol %q)", i, err, conn.Subprotocol())
+		} else if len(msg) != 3 || int(msg[1])|int(msg[2])<<8 != port {
+			return "", fmt.Errorf("unexpected port announcement %v", msg)
+		}
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, append([]byte{0}, req...)); err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			if out.Len() > 0 {
+				return out.String(), nil
+			}
+			return "", err
+		}
+		if len(msg) > 1 && msg[0] == 0 {
+			out.Write(msg[1:])
+			if strings.Contains(out.String(), "\n") && strings.Contains(out.String(), "Hello") {
+				return out.String(), nil
+			}
+		}
+		if len(msg) > 1 && msg[0] == 1 {
+			return out.String(), fmt.Errorf("port-forward error: %s", msg[1:])
+		}
+	}
 }

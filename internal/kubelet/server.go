@@ -32,7 +32,7 @@ import (
 //	GET  /containerLogs/{ns}/{pod}/{container}      follow, previous, tailLines, sinceSeconds, sinceTime, timestamps, limitBytes
 //	*    /exec/{ns}/{pod}/{container}               command=…&input=1&output=1&error=1&tty=1
 //	*    /attach/{ns}/{pod}/{container}             input, output, error, tty
-//	*    /portForward/{ns}/{pod}
+//	*    /portForward/{ns}/{pod}                    port=…&port=… (or the API's ports=a,b)
 //
 // exec, attach and portForward are proxied (with their SPDY or WebSocket
 // upgrade) to the runtime's CRI streaming server.
@@ -417,9 +417,16 @@ func (k *Kubelet) servePortForward(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "pod %s/%s has no running sandbox", pod.Namespace, pod.Name)
 		return
 	}
+	// The kubelet's spelling is port=…&port=…; the API's is ports=a,b.
 	var ports []int32
-	for _, p := range r.URL.Query()["port"] {
-		if n, err := strconv.Atoi(p); err == nil {
+	q := r.URL.Query()
+	for _, p := range append(q["port"], q["ports"]...) {
+		for _, f := range strings.Split(p, ",") {
+			n, err := strconv.ParseUint(f, 10, 16)
+			if err != nil || n == 0 {
+				httpError(w, http.StatusBadRequest, "invalid port %q", f)
+				return
+			}
 			ports = append(ports, int32(n))
 		}
 	}
@@ -449,7 +456,11 @@ func proxyStream(w http.ResponseWriter, r *http.Request, streamURL string) {
 	rp := &httputil.ReverseProxy{
 		Director: func(out *http.Request) {
 			out.URL.Scheme, out.URL.Host, out.URL.Path, out.URL.RawPath = target.Scheme, target.Host, target.Path, target.RawPath
-			out.URL.RawQuery = target.RawQuery
+			// The streaming server reads some parameters from the
+			// query (port-forward over WebSocket: ports=…).
+			if target.RawQuery != "" {
+				out.URL.RawQuery = target.RawQuery
+			}
 			out.Host = target.Host
 		},
 		FlushInterval: -1,
