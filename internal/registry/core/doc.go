@@ -26,4 +26,13 @@
 // The pod spec helpers DefaultPodSpec, DefaultPodTemplateSpec, ValidatePodSpec and
 // ValidatePodTemplateSpec are exported for the workload kinds of other groups (apps, batch),
 // whose templates follow the same rules.
+//
+// For the API server's subresources and admission, written from upstream's behaviour but not
+// wired by this package: ValidateBinding (pods/binding), ValidateEphemeralContainersUpdate
+// (pods/ephemeralcontainers), PrepareResize and ValidateResize (pods/resize),
+// ValidateNamespaceFinalize (namespaces/finalize), ValidateKubeFinalizerNames (metadata of
+// every built-in kind), AddDefaultTolerations (DefaultTolerationSeconds), the service account
+// token volume helpers (ServiceAccount admission), ApplyLimitRangeDefaults,
+// ValidatePodLimitRanges and ValidatePVCLimitRanges (LimitRanger), and
+// RepackEndpointSubsets for an endpoints controller comparing against stored endpoints.
 package core
