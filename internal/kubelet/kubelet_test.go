@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 const testNode = "node-a"
@@ -451,5 +452,43 @@ func TestSidecarInitContainers(t *testing.T) {
 	p = h.waitPod("default", "job", "Succeeded", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodSucceeded })
 	if len(rt.Calls("StopContainer logger")) != 1 {
 		t.Errorf("sidecar stops: %v", rt.Calls("StopContainer"))
+	}
+}
+
+func TestEphemeralContainer(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1", "bosun.local/busybox:1.36")
+	pod := testPod("debugme", "app")
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "debugme", "Running", running)
+	p.Spec.EphemeralContainers = []v1.EphemeralContainer{{
+		EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "debugger", Image: "bosun.local/busybox:1.36", Stdin: true, TTY: true},
+		TargetContainerName:      "app",
+	}}
+	if _, err := h.client.CoreV1().Pods("default").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPod("default", "debugme", "showing the ephemeral container running", func(p *v1.Pod) bool {
+		return len(p.Status.EphemeralContainerStatuses) == 1 && p.Status.EphemeralContainerStatuses[0].State.Running != nil
+	})
+	rt.mu.Lock()
+	for _, c := range rt.containers {
+		if c.cfg.Metadata.Name == "debugger" {
+			ns := c.cfg.Linux.SecurityContext.NamespaceOptions
+			if ns.Pid != runtimeapi.NamespaceMode_TARGET || ns.TargetId == "" || !c.cfg.Tty || !c.cfg.Stdin {
+				t.Errorf("debugger config: ns %+v tty %v stdin %v", ns, c.cfg.Tty, c.cfg.Stdin)
+			}
+		}
+	}
+	rt.mu.Unlock()
+	rt.Exit("debugger", 0)
+	h.waitPod("default", "debugme", "showing the ephemeral container terminated", func(p *v1.Pod) bool {
+		return len(p.Status.EphemeralContainerStatuses) == 1 && p.Status.EphemeralContainerStatuses[0].State.Terminated != nil
+	})
+	time.Sleep(300 * time.Millisecond) // a few relists: it must not come back
+	if n := len(rt.Calls("StartContainer debugger")); n != 1 {
+		t.Errorf("ephemeral container started %d times", n)
+	}
+	if p, _ := h.client.CoreV1().Pods("default").Get(context.Background(), "debugme", metav1.GetOptions{}); p.Status.Phase != v1.PodRunning {
+		t.Errorf("phase %s", p.Status.Phase)
 	}
 }

@@ -139,6 +139,10 @@ func buildStatus(in statusInput) v1.PodStatus {
 			unready = append(unready, c.Name)
 		}
 	}
+	for i := range pod.Spec.EphemeralContainers {
+		c := v1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, in.containerStatus(&c, false, true))
+	}
 	st.Phase = podPhase(pod, st.ContainerStatuses, !initDone, initFailed, in.terminal)
 
 	// Conditions, in the order upstream lists them.

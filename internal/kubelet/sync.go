@@ -354,6 +354,16 @@ func (w *podWorker) syncContainers(ctx context.Context, pod *v1.Pod, cs containe
 		}
 		err = errors.Join(err, e)
 	}
+	// Ephemeral containers (kubectl debug) start once and never restart.
+	for i := range pod.Spec.EphemeralContainers {
+		ec := &pod.Spec.EphemeralContainers[i]
+		if cs.latest(ec.Name) != nil {
+			continue
+		}
+		c := v1.Container(ec.EphemeralContainerCommon)
+		acted = true
+		err = errors.Join(err, w.startContainer(ctx, pod, &c, 0, false))
+	}
 	return acted, wake, err
 }
 
@@ -468,6 +478,13 @@ func (w *podWorker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Conta
 		w.waiting[c.Name] = waitingInfo{"CreateContainerConfigError", err.Error()}
 		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return err
+	}
+	if target := ephemeralTarget(pod, c.Name); target != "" {
+		// Share the target container's process namespace.
+		if tid, err := w.latestID(ctx, target); err == nil && tid != "" {
+			cfg.Linux.SecurityContext.NamespaceOptions.Pid = runtimeapi.NamespaceMode_TARGET
+			cfg.Linux.SecurityContext.NamespaceOptions.TargetId = tid
+		}
 	}
 	id, err := k.runtime.CreateContainer(ctx, w.sandboxID, cfg, w.sandboxCfg)
 	if err != nil {
@@ -661,9 +678,43 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod, gone bool) error
 	return nil
 }
 
+// ephemeralTarget is the targetContainerName of an ephemeral container.
+func ephemeralTarget(pod *v1.Pod, name string) string {
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if ec.Name == name {
+			return ec.TargetContainerName
+		}
+	}
+	return ""
+}
+
+// latestID is the ID of the newest instance of a container.
+func (w *podWorker) latestID(ctx context.Context, name string) (string, error) {
+	sel := w.uidFilter()
+	sel[LabelContainer] = name
+	list, err := w.k.runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: sel})
+	if err != nil {
+		return "", err
+	}
+	best := ""
+	var bestAttempt uint32
+	for _, c := range list {
+		if a := c.GetMetadata().GetAttempt(); best == "" || a > bestAttempt {
+			best, bestAttempt = c.Id, a
+		}
+	}
+	return best, nil
+}
+
 func findContainer(pod *v1.Pod, name string) *v1.Container {
 	if pod == nil {
 		return nil
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		if ec := &pod.Spec.EphemeralContainers[i]; ec.Name == name {
+			c := v1.Container(ec.EphemeralContainerCommon)
+			return &c
+		}
 	}
 	for i := range pod.Spec.InitContainers {
 		if pod.Spec.InitContainers[i].Name == name {
