@@ -64,7 +64,16 @@ func IsPodAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool 
 	return !c.LastTransitionTime.IsZero() && c.LastTransitionTime.Add(d).Before(now)
 }
 
-var podPhaseOrdinal = map[corev1.PodPhase]int{corev1.PodPending: 0, corev1.PodUnknown: 1, corev1.PodRunning: 2}
+// phaseOrdinal orders phases for deletion: Pending, Unknown, Running.
+func phaseOrdinal(p corev1.PodPhase) int {
+	switch p {
+	case corev1.PodUnknown:
+		return 1
+	case corev1.PodRunning:
+		return 2
+	}
+	return 0
+}
 
 // ActivePodsWithRanks sorts pods so that those best deleted come first:
 // unscheduled before scheduled; Pending before Unknown before Running; not
@@ -127,8 +136,8 @@ func (s ActivePodsWithRanks) Less(i, j int) bool {
 	if a.Spec.NodeName != b.Spec.NodeName && (a.Spec.NodeName == "" || b.Spec.NodeName == "") {
 		return a.Spec.NodeName == ""
 	}
-	if podPhaseOrdinal[a.Status.Phase] != podPhaseOrdinal[b.Status.Phase] {
-		return podPhaseOrdinal[a.Status.Phase] < podPhaseOrdinal[b.Status.Phase]
+	if pa, pb := phaseOrdinal(a.Status.Phase), phaseOrdinal(b.Status.Phase); pa != pb {
+		return pa < pb
 	}
 	if IsPodReady(a) != IsPodReady(b) {
 		return !IsPodReady(a)

@@ -13,21 +13,44 @@ type schedule struct {
 	domStar, dowStar              bool
 }
 
-var descriptors = map[string]string{
-	"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-	"@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+func descriptor(spec string) (string, bool) {
+	switch strings.ToLower(spec) {
+	case "@yearly", "@annually":
+		return "0 0 1 1 *", true
+	case "@monthly":
+		return "0 0 1 * *", true
+	case "@weekly":
+		return "0 0 * * 0", true
+	case "@daily", "@midnight":
+		return "0 0 * * *", true
+	case "@hourly":
+		return "0 * * * *", true
+	}
+	return "", false
 }
 
-var monthNames = map[string]int{"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-	"jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
-var dayNames = map[string]int{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+func monthName(s string) (int, bool) {
+	i := strings.Index("janfebmaraprmayjunjulaugsepoctnovdec", strings.ToLower(s))
+	if len(s) != 3 || i < 0 || i%3 != 0 {
+		return 0, false
+	}
+	return i/3 + 1, true
+}
+
+func dayName(s string) (int, bool) {
+	i := strings.Index("sunmontuewedthufrisat", strings.ToLower(s))
+	if len(s) != 3 || i < 0 || i%3 != 0 {
+		return 0, false
+	}
+	return i / 3, true
+}
 
 // parseSchedule parses the standard cron syntax: five fields of lists,
 // ranges, steps, * and ?, month and weekday names, and the @yearly …
 // @hourly descriptors.
 func parseSchedule(spec string) (*schedule, error) {
 	spec = strings.TrimSpace(spec)
-	if d, ok := descriptors[strings.ToLower(spec)]; ok {
+	if d, ok := descriptor(spec); ok {
 		spec = d
 	}
 	f := strings.Fields(spec)
@@ -45,10 +68,10 @@ func parseSchedule(spec string) (*schedule, error) {
 	if s.dom, s.domStar, err = parseField(f[2], 1, 31, nil); err != nil {
 		return nil, fmt.Errorf("day of month: %w", err)
 	}
-	if s.month, _, err = parseField(f[3], 1, 12, monthNames); err != nil {
+	if s.month, _, err = parseField(f[3], 1, 12, monthName); err != nil {
 		return nil, fmt.Errorf("month: %w", err)
 	}
-	if s.dow, s.dowStar, err = parseField(f[4], 0, 7, dayNames); err != nil {
+	if s.dow, s.dowStar, err = parseField(f[4], 0, 7, dayName); err != nil {
 		return nil, fmt.Errorf("day of week: %w", err)
 	}
 	if s.dow&(1<<7) != 0 { // 7 is Sunday too
@@ -57,7 +80,7 @@ func parseSchedule(spec string) (*schedule, error) {
 	return s, nil
 }
 
-func parseField(field string, lo, hi int, names map[string]int) (bits uint64, star bool, err error) {
+func parseField(field string, lo, hi int, names func(string) (int, bool)) (bits uint64, star bool, err error) {
 	for _, part := range strings.Split(field, ",") {
 		rng, stepStr, hasStep := strings.Cut(part, "/")
 		step := 1
@@ -97,9 +120,11 @@ func parseField(field string, lo, hi int, names map[string]int) (bits uint64, st
 	return bits, star, nil
 }
 
-func value(s string, names map[string]int) (int, error) {
-	if v, ok := names[strings.ToLower(s)]; ok {
-		return v, nil
+func value(s string, names func(string) (int, bool)) (int, error) {
+	if names != nil {
+		if v, ok := names(s); ok {
+			return v, nil
+		}
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {

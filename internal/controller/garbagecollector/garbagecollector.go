@@ -111,14 +111,15 @@ func New(cfg Config) (*GarbageCollector, error) {
 	}, nil
 }
 
-// ignored resources are never collected.
-var ignored = map[schema.GroupResource]bool{
-	{Group: "", Resource: "events"}:              true,
-	{Group: "events.k8s.io", Resource: "events"}: true,
-	{Group: "", Resource: "bindings"}:            true,
-	{Group: "", Resource: "componentstatuses"}:   true,
-	{Group: "authorization.k8s.io"}:              true,
-	{Group: "authentication.k8s.io"}:             true,
+// ignored reports resources that are never collected.
+func ignored(gr schema.GroupResource) bool {
+	switch gr.Group {
+	case "authorization.k8s.io", "authentication.k8s.io":
+		return true
+	case "", "events.k8s.io":
+		return gr.Resource == "events" || (gr.Group == "" && (gr.Resource == "bindings" || gr.Resource == "componentstatuses"))
+	}
+	return false
 }
 
 // discover refreshes the kind mappings and starts monitors for new
@@ -143,7 +144,7 @@ func (gc *GarbageCollector) discover(stop <-chan struct{}) error {
 			gvr := gv.WithResource(r.Name)
 			gk := schema.GroupKind{Group: gv.Group, Kind: r.Kind}
 			gc.kinds[gk] = mapping{gvr: gvr, namespaced: r.Namespaced}
-			if ignored[gvr.GroupResource()] || ignored[schema.GroupResource{Group: gv.Group}] {
+			if ignored(gvr.GroupResource()) {
 				continue
 			}
 			if !hasVerbs(r.Verbs, "list", "watch", "delete") {

@@ -45,9 +45,14 @@ const (
 	LeaseName      = "kube-controller-manager"
 )
 
-// AllControllers names every controller the manager can run.
-var AllControllers = []string{
-	replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name, serviceaccount.Name, namespace.Name, nodeipam.Name, garbagecollector.Name, job.Name, cronjob.Name, podgc.Name, nodelifecycle.Name, rootcacert.Name, resourcequota.Name, disruption.Name,
+// AllControllers names every controller the manager can run, in start
+// order.
+func AllControllers() []string {
+	return []string{
+		replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name,
+		job.Name, cronjob.Name, garbagecollector.Name, namespace.Name, serviceaccount.Name,
+		rootcacert.Name, resourcequota.Name, disruption.Name, nodeipam.Name, nodelifecycle.Name, podgc.Name,
+	}
 }
 
 // Config configures the manager.
@@ -76,7 +81,7 @@ type Config struct {
 	// namespace; default: RESTConfig's CA. Without one, that publisher is
 	// left out of the default set.
 	RootCA []byte
-	// Controllers to run; nil runs all of AllControllers.
+	// Controllers to run; nil runs all of AllControllers().
 	Controllers []string
 	// ResyncPeriod of the shared informers (default 0: no periodic resync).
 	ResyncPeriod time.Duration
@@ -111,8 +116,9 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.Default()
 	}
 	explicit := cfg.Controllers != nil
+	all := AllControllers()
 	if cfg.Controllers == nil {
-		cfg.Controllers = AllControllers
+		cfg.Controllers = all
 	}
 	if len(cfg.RootCA) == 0 && cfg.RESTConfig != nil {
 		cfg.RootCA = cfg.RESTConfig.CAData
@@ -125,7 +131,7 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	for _, name := range cfg.Controllers {
-		if !slices.Contains(AllControllers, name) {
+		if !slices.Contains(all, name) {
 			return nil, fmt.Errorf("manager: unknown controller %q", name)
 		}
 	}
