@@ -155,6 +155,43 @@ func TestValidatePodSpec(t *testing.T) {
 			`spec.topologySpreadConstraints[1].maxSkew: Invalid value: 0: must be greater than zero`,
 			`spec.topologySpreadConstraints[1].matchLabelKeys[0]: Invalid value: "app": exists in both matchLabelKeys and labelSelector`,
 		}},
+		{"http probe", func(s *corev1.PodSpec) {
+			s.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: "/healthz", Port: intstr.FromString("Not_A_Port"), Scheme: "FTP", HTTPHeaders: []corev1.HTTPHeader{{Name: "bad header"}}}},
+				TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 2, FailureThreshold: 3}
+		}, []string{
+			`spec.containers[0].livenessProbe.httpGet.port: Invalid value: "Not_A_Port": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)`,
+			`spec.containers[0].livenessProbe.httpGet.scheme: Unsupported value: "FTP": supported values: "HTTP", "HTTPS"`,
+			`spec.containers[0].livenessProbe.httpGet.httpHeaders: Invalid value: "bad header": a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')`,
+			`spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1`,
+		}},
+		{"secret volume items", func(s *corev1.PodSpec) {
+			mode := int32(01000)
+			s.Volumes = []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls", DefaultMode: &mode,
+				Items: []corev1.KeyToPath{{Key: "tls.crt", Path: "../escape"}, {Path: "/abs"}}}}}}
+		}, []string{
+			"spec.volumes[0].secret.defaultMode: Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive",
+			`spec.volumes[0].secret.items[0].path: Invalid value: "../escape": must not contain '..'`,
+			"spec.volumes[0].secret.items[1].key: Required value",
+			`spec.volumes[0].secret.items[1].path: Invalid value: "/abs": must be a relative path`,
+		}},
+		{"env key refs", func(s *corev1.PodSpec) {
+			s.Containers[0].Env = []corev1.EnvVar{
+				{Name: "A", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+				{Name: "B", Value: "x", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}},
+				{Name: "C", ValueFrom: &corev1.EnvVarSource{}},
+			}
+		}, []string{
+			"spec.containers[0].env[0].valueFrom.configMapKeyRef.key: Required value",
+			"spec.containers[0].env[1].valueFrom: Invalid value: \"\": may not be specified when `value` is not empty",
+			"spec.containers[0].env[2].valueFrom: Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+		}},
+		{"dns none without config", func(s *corev1.PodSpec) { s.DNSPolicy = corev1.DNSNone },
+			[]string{"spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"}},
+		{"resize policy", func(s *corev1.PodSpec) {
+			s.RestartPolicy = corev1.RestartPolicyNever
+			s.Containers[0].ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.RestartContainer}}
+		}, []string{`spec.containers[0].resizePolicy: Invalid value: "RestartContainer": must be 'NotRequired' when ` + "`restartPolicy`" + ` is 'Never'`}},
 		{"port out of range", func(s *corev1.PodSpec) {
 			s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 70000, Protocol: "TCP"}}
 		}, []string{`spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive`}},
