@@ -21,7 +21,11 @@
 //	    Cluster policy: jump mark-for-masquerade; goto service-…
 //	    Local policy:   pods and the node itself go to service-…, everyone
 //	                    else to the local endpoints only, source preserved
+//	firewall-<…>  (load-balancer addresses with loadBalancerSourceRanges):
+//	    ip saddr <range> goto external-…; …; drop
 //	masquerading: meta mark & 0x4000 == 0 return; clear the bit; masquerade fully-random
+//	filter-input/forward/output: ports without endpoints (map no-endpoint-services,
+//	    no-endpoint-nodeports) → reject; forward: ct state invalid drop
 //
 // Endpoints are the ready ones; when none is ready, the ones still serving
 // while terminating (so a rollout drains rather than fails). A service port

@@ -21,9 +21,13 @@ type servicePort struct {
 	Port                      uint16
 	NodePort                  uint16
 	ExternalIPs               []netip.Addr // spec.externalIPs and status.loadBalancer.ingress
-	AffinityTimeout           time.Duration
-	ExternalLocal             bool // externalTrafficPolicy: Local
-	InternalLocal             bool // internalTrafficPolicy: Local
+	// LBIPs are the load-balancer addresses among ExternalIPs, which
+	// SourceRanges (spec.loadBalancerSourceRanges) restrict.
+	LBIPs           []netip.Addr
+	SourceRanges    []netip.Prefix
+	AffinityTimeout time.Duration
+	ExternalLocal   bool // externalTrafficPolicy: Local
+	InternalLocal   bool // internalTrafficPolicy: Local
 }
 
 // id names the port in chain names: ns/name/proto/port.
@@ -102,10 +106,18 @@ func servicePorts(svc *corev1.Service) []servicePort {
 			ext = append(ext, a)
 		}
 	}
+	var lbIPs []netip.Addr
+	var ranges []netip.Prefix
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
 			if a, err := netip.ParseAddr(ing.IP); err == nil && a.Is4() {
 				ext = append(ext, a)
+				lbIPs = append(lbIPs, a)
+			}
+		}
+		for _, r := range svc.Spec.LoadBalancerSourceRanges {
+			if p, err := netip.ParsePrefix(strings.TrimSpace(r)); err == nil && p.Addr().Is4() {
+				ranges = append(ranges, p.Masked())
 			}
 		}
 	}
@@ -125,7 +137,7 @@ func servicePorts(svc *corev1.Service) []servicePort {
 		}
 		sp := servicePort{
 			Namespace: svc.Namespace, Name: svc.Name, PortName: p.Name, Proto: proto,
-			ClusterIPs: cips, Port: uint16(p.Port), ExternalIPs: ext, AffinityTimeout: affinity,
+			ClusterIPs: cips, Port: uint16(p.Port), ExternalIPs: ext, LBIPs: lbIPs, SourceRanges: ranges, AffinityTimeout: affinity,
 			ExternalLocal: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && (external || len(ext) > 0),
 			InternalLocal: svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,
 		}

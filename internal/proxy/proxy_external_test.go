@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
+	"time"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -107,7 +108,24 @@ func TestExternalTraffic(t *testing.T) {
 		s.Spec.Ports[0].NodePort = 30093
 		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.11"}}
 	})
-	kc := fake.NewClientset(cluster, localNP, lb, empty,
+	// Source ranges: the outside client (198.51.100.2) is let in to one
+	// load-balancer address and kept out of the other.
+	open := svc("open", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.34", []string{"10.43.0.34"}
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30094
+		s.Spec.LoadBalancerSourceRanges = []string{"198.51.100.0/30"}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.12"}}
+	})
+	closed := svc("closed", func(s *corev1.Service) {
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.43.0.35", []string{"10.43.0.35"}
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30095
+		s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24"}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.13"}}
+	})
+	kc := fake.NewClientset(cluster, localNP, lb, empty, open, closed,
+		slice("open", 8080, eps()...), slice("closed", 8080, eps()...),
 		slice("np", 8080, eps()...), slice("lnp", 8080, eps()...), slice("lb", 8080, eps()...))
 	p, err := New(Config{Logger: testLogger(t), Client: kc, NodeName: "node-a", NodeIPs: []netip.Addr{netharness.NodeIP}, ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: node.Path})
 	if err != nil {
@@ -143,6 +161,25 @@ func TestExternalTraffic(t *testing.T) {
 			}
 			return nil
 		})
+	}
+	eventually(t, "allowed source range", func() error {
+		got, err := seen(outside, "203.0.113.12:80", 10)
+		if err != nil {
+			return err
+		}
+		if len(got) == 0 {
+			return errors.New("no answer")
+		}
+		return nil
+	})
+	var dropErr error
+	outside.Do(func() error {
+		_, dropErr = net.DialTimeout("tcp", "203.0.113.13:80", time.Second)
+		return nil
+	})
+	var ne net.Error
+	if !errors.As(dropErr, &ne) || !ne.Timeout() {
+		t.Errorf("outside a source range: %v, want a timeout (dropped)", dropErr)
 	}
 	// From a pod, the Local policy does not apply: both endpoints.
 	eventually(t, "from a pod to the local-policy node port", func() error {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -198,8 +199,23 @@ func build(in ruleInput) *state {
 			continue
 		}
 		st.Chains[extChain] = ext
+		fwChain := ""
+		if len(sp.SourceRanges) > 0 && len(sp.LBIPs) > 0 {
+			// loadBalancerSourceRanges: only those sources reach the
+			// load-balancer addresses; the rest is dropped.
+			fwChain = "firewall-" + sp.id()
+			var fw []nftx.Rule
+			for _, r := range sp.SourceRanges {
+				fw = append(fw, nftx.Rule{nftx.AddrIn{Field: nftx.Saddr, Prefix: r}, nftx.Goto{Chain: extChain}})
+			}
+			st.Chains[fwChain] = append(fw, nftx.Rule{nftx.Drop{}})
+		}
 		for _, a := range sp.ExternalIPs {
-			external = append(external, pendingElem{elemName(a, sp.Proto, sp.Port), mapElem{Key: nftx.ServiceMapKey(a, sp.Proto, sp.Port), Chain: extChain}})
+			target := extChain
+			if fwChain != "" && slices.Contains(sp.LBIPs, a) {
+				target = fwChain
+			}
+			external = append(external, pendingElem{elemName(a, sp.Proto, sp.Port), mapElem{Key: nftx.ServiceMapKey(a, sp.Proto, sp.Port), Chain: target}})
 		}
 		if sp.NodePort != 0 {
 			st.NodePorts[protoName(sp.Proto)+" "+itoa(sp.NodePort)] = mapElem{Key: nftx.PortMapKey(sp.Proto, sp.NodePort), Chain: extChain}

@@ -311,3 +311,25 @@ func TestExternalAddressConflicts(t *testing.T) {
 		t.Errorf("elements:\n%s\nwant\n%s", strings.Join(elems, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestSourceRanges(t *testing.T) {
+	lb := svc("lb", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30080
+		s.Spec.ExternalIPs = []string{"192.0.2.99"}
+		s.Spec.LoadBalancerSourceRanges = []string{"198.51.100.0/24", " 203.0.113.7/32"}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+	})
+	got := buildFor(t, false, []*corev1.Service{lb}, []*discoveryv1.EndpointSlice{slice("lb", 8080, epSpec{ip: "10.42.0.5", ready: true, serving: true, node: "node-a"})})
+	for _, want := range []string{
+		"chain firewall-ns/lb/tcp/http\n  ip saddr 198.51.100.0/24 goto external-ns/lb/tcp/http\n  ip saddr 203.0.113.7 goto external-ns/lb/tcp/http\n  drop\n",
+		"service-ips 203.0.113.10 tcp 80 : goto firewall-ns/lb/tcp/http\n",
+		// External IPs and node ports are not restricted, as upstream.
+		"service-ips 192.0.2.99 tcp 80 : goto external-ns/lb/tcp/http\n",
+		"service-nodeports tcp 30080 : goto external-ns/lb/tcp/http\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
