@@ -1,6 +1,7 @@
 package core
 
 import (
+	"path"
 	"strings"
 
 	"github.com/google/go-cmp/cmp"
@@ -303,20 +304,30 @@ func validatePV(pv *corev1.PersistentVolume) field.ErrorList {
 			[]corev1.PersistentVolumeReclaimPolicy{corev1.PersistentVolumeReclaimDelete, corev1.PersistentVolumeReclaimRecycle, corev1.PersistentVolumeReclaimRetain}))
 	}
 	src := pv.Spec.PersistentVolumeSource
-	n := 0
-	for _, set := range []bool{src.GCEPersistentDisk != nil, src.AWSElasticBlockStore != nil, src.HostPath != nil,
-		src.Glusterfs != nil, src.NFS != nil, src.RBD != nil, src.Quobyte != nil, src.ISCSI != nil, src.CephFS != nil,
-		src.Cinder != nil, src.FC != nil, src.Flocker != nil, src.FlexVolume != nil, src.AzureFile != nil,
-		src.VsphereVolume != nil, src.AzureDisk != nil, src.PhotonPersistentDisk != nil, src.PortworxVolume != nil,
-		src.ScaleIO != nil, src.Local != nil, src.StorageOS != nil, src.CSI != nil} {
-		if set {
-			n++
+	var set []string
+	for _, v := range []struct {
+		name string
+		set  bool
+	}{{"gcePersistentDisk", src.GCEPersistentDisk != nil}, {"awsElasticBlockStore", src.AWSElasticBlockStore != nil},
+		{"hostPath", src.HostPath != nil}, {"glusterfs", src.Glusterfs != nil}, {"flocker", src.Flocker != nil},
+		{"nfs", src.NFS != nil}, {"rbd", src.RBD != nil}, {"quobyte", src.Quobyte != nil}, {"cephFS", src.CephFS != nil},
+		{"iscsi", src.ISCSI != nil}, {"cinder", src.Cinder != nil}, {"fc", src.FC != nil}, {"flexVolume", src.FlexVolume != nil},
+		{"azureFile", src.AzureFile != nil}, {"vsphereVolume", src.VsphereVolume != nil},
+		{"photonPersistentDisk", src.PhotonPersistentDisk != nil}, {"portworxVolume", src.PortworxVolume != nil},
+		{"azureDisk", src.AzureDisk != nil}, {"scaleIO", src.ScaleIO != nil}, {"local", src.Local != nil},
+		{"storageos", src.StorageOS != nil}, {"csi", src.CSI != nil}} {
+		if v.set {
+			set = append(set, v.name)
 		}
 	}
-	if n == 0 {
+	for _, name := range set[min(1, len(set)):] {
+		errs = append(errs, field.Forbidden(sp.Child(name), "may not specify more than 1 volume type"))
+	}
+	if len(set) == 0 {
 		errs = append(errs, field.Required(sp, "must specify a volume type"))
-	} else if n > 1 {
-		errs = append(errs, field.Forbidden(sp, "may not specify more than 1 volume type"))
+	}
+	if src.HostPath != nil && path.Clean(src.HostPath.Path) == "/" && pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimRecycle {
+		errs = append(errs, field.Forbidden(sp.Child("persistentVolumeReclaimPolicy"), "may not be 'recycle' for a hostPath mount of '/'"))
 	}
 	if src.HostPath != nil {
 		hp := sp.Child("hostPath")
