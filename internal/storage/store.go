@@ -279,12 +279,9 @@ func (s *Store) Run(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	rev, err := s.prime(ctx)
+	rev, err := s.primeRetrying(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
+		return nil // ctx ended
 	}
 	close(s.ready)
 
@@ -333,11 +330,8 @@ func (s *Store) Run(ctx context.Context) error {
 			// The watch fell behind compaction: the caches can no longer be brought forward
 			// event by event. Reload them and end every watch (clients re-list, as upstream).
 			s.log.Warn("storage: watch compacted, reloading caches", "rev", rev)
-			if rev, err = s.prime(ctx); err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				return err
+			if rev, err = s.primeRetrying(ctx); err != nil {
+				break // ctx ended
 			}
 			continue
 		}
@@ -350,6 +344,30 @@ func (s *Store) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// primeRetrying primes the caches, retrying with backoff while etcd is unavailable. It only
+// fails when ctx ends.
+func (s *Store) primeRetrying(ctx context.Context) (int64, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		rev, err := s.prime(ctx)
+		if err == nil {
+			return rev, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		s.log.Warn("storage: loading caches from etcd failed, retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
 }
 
 // prime loads every resource from etcd at one revision and replaces the caches.

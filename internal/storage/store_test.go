@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"reflect"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -860,5 +862,53 @@ func TestEventMaxAge(t *testing.T) {
 	}
 	if got, want := describe(next(t, fresh)), "ADDED ns/c@"+rvOf(t, c); got != want {
 		t.Fatalf("watch from the last aged-out event: %s, want %s", got, want)
+	}
+}
+
+// TestRunWaitsForEtcd: a store started before its (external) etcd answers keeps trying and
+// becomes ready once etcd is up.
+func TestRunWaitsForEtcd(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	s, err := New(Config{Client: client, Scheme: scheme.Scheme, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms, err := s.Register(configMapConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	select {
+	case <-s.Ready():
+		t.Fatal("ready without etcd")
+	case <-time.After(300 * time.Millisecond):
+	}
+	runEtcd(t, etcd.Config{DataDir: t.TempDir(), ClientListen: addr, Logger: testLogger(t)})
+	select {
+	case <-s.Ready():
+	case <-time.After(60 * time.Second):
+		t.Fatal("store not ready 60s after etcd started")
+	}
+	mustCreate(t, cms, cm("ns", "a"))
+	if res, err := cms.List(ctx, ListOptions{}); err != nil || len(res.Entries) != 1 {
+		t.Fatalf("list: %v %v", err, res)
 	}
 }
