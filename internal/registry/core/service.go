@@ -566,18 +566,80 @@ func validateTrafficPolicies(s *corev1.Service) field.ErrorList {
 func validateServiceUpdate(s, old *corev1.Service) field.ErrorList {
 	var errs field.ErrorList
 	specPath := field.NewPath("spec")
-	if old.Spec.Type != corev1.ServiceTypeExternalName && s.Spec.Type != corev1.ServiceTypeExternalName &&
-		len(old.Spec.ClusterIPs) > 0 {
-		if len(s.Spec.ClusterIPs) == 0 || s.Spec.ClusterIPs[0] != old.Spec.ClusterIPs[0] {
-			errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), s.Spec.ClusterIPs, "may not change once set"))
-		}
-		if len(old.Spec.IPFamilies) > 0 && len(s.Spec.IPFamilies) > 0 && s.Spec.IPFamilies[0] != old.Spec.IPFamilies[0] {
-			errs = append(errs, field.Invalid(specPath.Child("ipFamilies").Index(0), s.Spec.IPFamilies, "may not change once set"))
-		}
-	}
+	errs = append(errs, validateClusterIPsChange(old, s)...)
+	errs = append(errs, validateIPFamiliesChange(old, s)...)
 	errs = append(errs, validateLoadBalancerClass(old, s)...)
 	if needsHealthCheck(old) && needsHealthCheck(s) && s.Spec.HealthCheckNodePort != old.Spec.HealthCheckNodePort {
 		errs = append(errs, field.Forbidden(specPath.Child("healthCheckNodePort"), "field is immutable"))
+	}
+	return errs
+}
+
+// validateClusterIPsChange: the primary cluster IP stays; a secondary may be added, or
+// released with ipFamilyPolicy SingleStack. ExternalName and headless services are exempt.
+func validateClusterIPsChange(old, s *corev1.Service) field.ErrorList {
+	if s.Spec.Type == corev1.ServiceTypeExternalName || old.Spec.Type == corev1.ServiceTypeExternalName || (isHeadless(old) && isHeadless(s)) {
+		return nil
+	}
+	var errs field.ErrorList
+	p := field.NewPath("spec", "clusterIPs")
+	o, n := old.Spec.ClusterIPs, s.Spec.ClusterIPs
+	switch {
+	case len(o) == len(n):
+		for i := range o {
+			if o[i] != n[i] {
+				errs = append(errs, field.Invalid(p.Index(i), n, "may not change once set"))
+			}
+		}
+	case len(o) > len(n):
+		if len(n) == 0 {
+			errs = append(errs, field.Invalid(p.Index(0), n, "primary clusterIP can not be unset"))
+		}
+		if len(o) > 0 && len(n) > 0 && n[0] != o[0] {
+			errs = append(errs, field.Invalid(p.Index(0), n, "may not change once set"))
+		}
+		if len(n) == 1 && (s.Spec.IPFamilyPolicy == nil || *s.Spec.IPFamilyPolicy != corev1.IPFamilyPolicySingleStack) {
+			errs = append(errs, field.Invalid(p.Index(0), n, "`ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary clusterIP"))
+		}
+	default:
+		if len(o) > 0 && n[0] != o[0] {
+			errs = append(errs, field.Invalid(p.Index(0), n, "may not change once set"))
+		}
+	}
+	return errs
+}
+
+// validateIPFamiliesChange mirrors validateClusterIPsChange for spec.ipFamilies, with
+// upstream's paths and values.
+func validateIPFamiliesChange(old, s *corev1.Service) field.ErrorList {
+	if s.Spec.Type == corev1.ServiceTypeExternalName || old.Spec.Type == corev1.ServiceTypeExternalName || (isHeadless(old) && isHeadless(s)) {
+		return nil
+	}
+	var errs field.ErrorList
+	famPath := field.NewPath("spec", "ipFamilies")
+	ipsPath := field.NewPath("spec", "clusterIPs")
+	o, n := old.Spec.IPFamilies, s.Spec.IPFamilies
+	switch {
+	case len(o) == len(n):
+		for i := range o {
+			if o[i] != n[i] {
+				errs = append(errs, field.Invalid(famPath.Index(0), n, "may not change once set"))
+			}
+		}
+	case len(o) > len(n):
+		if len(s.Spec.ClusterIPs) == 0 {
+			errs = append(errs, field.Invalid(famPath.Index(0), n, "primary ipFamily can not be unset"))
+		}
+		if len(n) > 0 && n[0] != o[0] {
+			errs = append(errs, field.Invalid(ipsPath.Index(0), s.Spec.ClusterIPs, "may not change once set"))
+		}
+		if len(n) == 1 && (s.Spec.IPFamilyPolicy == nil || *s.Spec.IPFamilyPolicy != corev1.IPFamilyPolicySingleStack) {
+			errs = append(errs, field.Invalid(ipsPath.Index(0), s.Spec.ClusterIPs, "`ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary ipFamily"))
+		}
+	default:
+		if len(o) > 0 && len(n) > 0 && n[0] != o[0] {
+			errs = append(errs, field.Invalid(famPath.Index(0), s.Spec.ClusterIPs, "may not change once set"))
+		}
 	}
 	return errs
 }
