@@ -16,6 +16,11 @@
 //     creating them in slow-start batches, after an exponential back-off
 //     (10 s doubling, 6 min cap) following failures.
 //
+// A podFailurePolicy decides per failed pod (exit codes, pod conditions)
+// whether it fails the Job at once (reason PodFailurePolicy), is ignored, or
+// counts; podReplacementPolicy Failed waits for terminating pods to finish
+// before replacing them.
+//
 // Indexed Jobs give each pod a completion index (annotation, label,
 // JOB_COMPLETION_INDEX and hostname <job>-<index>) and track completed
 // indexes. Terminal conditions follow 1.33: SuccessCriteriaMet then

@@ -52,6 +52,7 @@ const (
 	ReasonDeadlineExceeded     = "DeadlineExceeded"
 	ReasonCompletionsReached   = "CompletionsReached"
 	ReasonSuspended            = "JobSuspended"
+	ReasonPodFailurePolicy     = "PodFailurePolicy"
 	ReasonResumed              = "JobResumed"
 )
 
@@ -255,12 +256,22 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	var active, terminating []*corev1.Pod
 	var succeededPods, failedPods []*corev1.Pod
 	var restarts int32
+	var failJobMsg string
 	ready := int32(0)
 	for _, p := range pods {
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded:
 			succeededPods = append(succeededPods, p)
 		case p.Status.Phase == corev1.PodFailed:
+			action, msg := matchFailurePolicy(job, p)
+			switch action {
+			case batchv1.PodFailurePolicyActionIgnore:
+				continue // does not count as a failure
+			case batchv1.PodFailurePolicyActionFailJob:
+				if failJobMsg == "" {
+					failJobMsg = msg
+				}
+			}
 			failedPods = append(failedPods, p)
 		case p.DeletionTimestamp != nil:
 			terminating = append(terminating, p)
@@ -343,6 +354,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			t := metav1.NewTime(now)
 			st.CompletionTime = &t
 			c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
+		case failJobMsg != "":
+			manageErr = c.fail(ctx, job, key, st, active, ReasonPodFailurePolicy, failJobMsg, now)
 		case deadline != nil && now.Sub(st.StartTime.Time) >= time.Duration(*deadline)*time.Second:
 			manageErr = c.fail(ctx, job, key, st, active, ReasonDeadlineExceeded, "Job was active longer than specified deadline", now)
 		case failures > int32Or(job.Spec.BackoffLimit, 6):
@@ -353,7 +366,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			}
 			if needsSync && job.DeletionTimestamp == nil {
 				var wait time.Duration
-				wait, manageErr = c.manage(ctx, job, key, st, active, failedPods, doneIndexes, now)
+				wait, manageErr = c.manage(ctx, job, key, st, active, terminating, failedPods, doneIndexes, now)
 				if wait > 0 && (requeue == 0 || wait < requeue) {
 					requeue = wait
 				}
@@ -418,7 +431,7 @@ func (c *Controller) fail(ctx context.Context, job *batchv1.Job, key string, st 
 
 // manage creates or deletes pods so the right number run. It returns how
 // long to wait before creating more when backing off after failures.
-func (c *Controller) manage(ctx context.Context, job *batchv1.Job, key string, st *batchv1.JobStatus, active, failed []*corev1.Pod, done sets.Set[int], now time.Time) (time.Duration, error) {
+func (c *Controller) manage(ctx context.Context, job *batchv1.Job, key string, st *batchv1.JobStatus, active, terminating, failed []*corev1.Pod, done sets.Set[int], now time.Time) (time.Duration, error) {
 	parallelism := int32Or(job.Spec.Parallelism, 1)
 	want := parallelism
 	if job.Spec.Completions != nil {
@@ -432,6 +445,11 @@ func (c *Controller) manage(ctx context.Context, job *batchv1.Job, key string, s
 		return 0, c.deletePods(ctx, job, key, active[:st.Active-want])
 	}
 	if st.Active == want {
+		return 0, nil
+	}
+	// With podReplacementPolicy Failed, a terminating pod is replaced only
+	// once it has fully failed.
+	if p := job.Spec.PodReplacementPolicy; p != nil && *p == batchv1.Failed && st.Active+int32(len(terminating)) >= want {
 		return 0, nil
 	}
 	if wait := backoff(failed, now); wait > 0 {
@@ -645,4 +663,41 @@ func formatIndexes(s sets.Set[int]) string {
 		i = j + 1
 	}
 	return strings.Join(parts, ",")
+}
+
+// matchFailurePolicy applies the Job's podFailurePolicy to a failed pod:
+// the first matching rule's action (Count when none matches) and, for
+// FailJob, the message upstream writes.
+func matchFailurePolicy(job *batchv1.Job, p *corev1.Pod) (batchv1.PodFailurePolicyAction, string) {
+	pol := job.Spec.PodFailurePolicy
+	if pol == nil {
+		return batchv1.PodFailurePolicyActionCount, ""
+	}
+	for i, rule := range pol.Rules {
+		if r := rule.OnExitCodes; r != nil {
+			for _, cs := range append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+				term := cs.State.Terminated
+				if term == nil || term.ExitCode == 0 || (r.ContainerName != nil && *r.ContainerName != cs.Name) {
+					continue
+				}
+				in := false
+				for _, v := range r.Values {
+					in = in || v == term.ExitCode
+				}
+				if (r.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn) == in {
+					return rule.Action, fmt.Sprintf("Container %s for pod %s/%s failed with exit code %d matching %s rule at index %d",
+						cs.Name, p.Namespace, p.Name, term.ExitCode, rule.Action, i)
+				}
+			}
+		}
+		for _, pc := range rule.OnPodConditions {
+			for _, c := range p.Status.Conditions {
+				if c.Type == pc.Type && c.Status == pc.Status {
+					return rule.Action, fmt.Sprintf("Pod %s/%s has condition %s matching %s rule at index %d",
+						p.Namespace, p.Name, c.Type, rule.Action, i)
+				}
+			}
+		}
+	}
+	return batchv1.PodFailurePolicyActionCount, ""
 }
