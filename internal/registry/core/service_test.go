@@ -146,3 +146,38 @@ func TestServiceAffinityAndRanges(t *testing.T) {
 		})
 	}
 }
+
+func TestServiceDualStackChanges(t *testing.T) {
+	k := kindByResource(t, "services")
+	prefer := corev1.IPFamilyPolicyPreferDualStack
+	single := corev1.IPFamilyPolicySingleStack
+	old := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "default"}, Spec: corev1.ServiceSpec{
+		Ports: []corev1.ServicePort{{Port: 80}}, ClusterIP: "10.43.0.5", ClusterIPs: []string{"10.43.0.5", "fd00::5"},
+		IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, IPFamilyPolicy: &prefer}}
+	k.Default(old)
+	tests := []struct {
+		name   string
+		mutate func(*corev1.Service)
+		want   string
+	}{
+		{"release secondary with SingleStack", func(s *corev1.Service) {
+			s.Spec.ClusterIPs, s.Spec.IPFamilies, s.Spec.IPFamilyPolicy = []string{"10.43.0.5"}, []corev1.IPFamily{corev1.IPv4Protocol}, &single
+		}, ""},
+		{"release secondary without SingleStack", func(s *corev1.Service) {
+			s.Spec.ClusterIPs, s.Spec.IPFamilies = []string{"10.43.0.5"}, []corev1.IPFamily{corev1.IPv4Protocol}
+		}, "spec.clusterIPs[0]: Invalid value: []string{\"10.43.0.5\"}: `ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary clusterIP\n" +
+			"spec.clusterIPs[0]: Invalid value: []string{\"10.43.0.5\"}: `ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary ipFamily"},
+		{"swap secondary", func(s *corev1.Service) { s.Spec.ClusterIPs = []string{"10.43.0.5", "fd00::6"} },
+			`spec.clusterIPs[1]: Invalid value: []string{"10.43.0.5", "fd00::6"}: may not change once set`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := old.DeepCopy()
+			tt.mutate(s)
+			k.PrepareForUpdate(s, old)
+			if got := joinErrs(errStrings(k.ValidateUpdate(s, old))); got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
