@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -304,23 +305,38 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri req
 		writeError(w, err)
 		return
 	}
-	items := make([]json.RawMessage, 0, len(res.Entries))
-	for _, e := range res.Entries {
-		obj, _, err := s.deleteObject(r.Context(), k, e.Namespace, e.Name, opts)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		b, err := encodeObject(obj, k.GVK)
-		if err != nil {
-			writeError(w, apierrors.NewInternalError(err))
-			return
-		}
-		items = append(items, b)
+	// Delete up to 16 at a time: etcd commits concurrent writes in one batch.
+	items := make([]json.RawMessage, len(res.Entries))
+	g, gctx := errgroup.WithContext(r.Context())
+	g.SetLimit(16)
+	for i, e := range res.Entries {
+		g.Go(func() error {
+			obj, _, err := s.deleteObject(gctx, k, e.Namespace, e.Name, opts)
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			b, err := encodeObject(obj, k.GVK)
+			if err != nil {
+				return apierrors.NewInternalError(err)
+			}
+			items[i] = b
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		writeError(w, err)
+		return
+	}
+	kept := items[:0]
+	for _, b := range items {
+		if b != nil {
+			kept = append(kept, b)
+		}
+	}
+	items = kept
 	list := map[string]any{
 		"kind": k.GVK.Kind + "List", "apiVersion": k.GVK.GroupVersion().String(),
 		"metadata": metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.ResourceVersion, 10)},

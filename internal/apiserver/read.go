@@ -100,14 +100,33 @@ func notFoundResource() error {
 	}}
 }
 
-// get answers GET of one object, read linearizably from etcd.
+// get answers GET of one object from the watch cache: with resourceVersion "" (the default)
+// the cache is first brought up to etcd's current revision, so the read is as consistent as a
+// read from etcd, and the cached bytes are copied out without decoding.
 func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
-	obj, err := s.res[k].Get(r.Context(), ri.Namespace, ri.Name)
+	rv := r.URL.Query().Get("resourceVersion")
+	if rv != "" {
+		if _, err := strconv.ParseUint(rv, 10, 64); err != nil {
+			writeError(w, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %s", rv)))
+			return
+		}
+	}
+	e, err := s.res[k].GetEntry(r.Context(), ri.Namespace, ri.Name, rv)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.writeObject(w, out, http.StatusOK, k, obj)
+	switch out.kind {
+	case outTable:
+		var buf bytes.Buffer
+		lm, _ := json.Marshal(metav1.ListMeta{ResourceVersion: strconv.FormatInt(e.RV, 10)})
+		s.writeTable(&buf, k, []*storage.Entry{e}, lm, out, r.URL.Query().Get("includeObject"), true)
+		writeBytes(w, out, http.StatusOK, buf.Bytes())
+	case outMetadata:
+		writeBytes(w, out, http.StatusOK, e.Meta)
+	default:
+		writeBytes(w, out, http.StatusOK, e.JSON)
+	}
 }
 
 // writeObject writes one typed object in the negotiated form.
@@ -518,12 +537,16 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, k *registry.Kind, ev storage.Eve
 		buf.Write(b)
 	case ev.Type == watch.Bookmark:
 		rv := strconv.FormatInt(ev.Entry.RV, 10)
+		annotations := ""
+		if ev.InitialEventsEnd {
+			annotations = `,"annotations":{"` + metav1.InitialEventsAnnotationKey + `":"true"}`
+		}
 		switch out.kind {
 		case outMetadata:
-			fmt.Fprintf(buf, `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":%q,"creationTimestamp":null}}`, rv)
+			fmt.Fprintf(buf, `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":%q,"creationTimestamp":null%s}}`, rv, annotations)
 		default:
-			fmt.Fprintf(buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q,"creationTimestamp":null}}`,
-				k.GVK.Kind, k.GVK.GroupVersion().String(), rv)
+			fmt.Fprintf(buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q,"creationTimestamp":null%s}}`,
+				k.GVK.Kind, k.GVK.GroupVersion().String(), rv, annotations)
 		}
 	default:
 		switch out.kind {

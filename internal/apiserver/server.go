@@ -121,7 +121,12 @@ func New(cfg Config) (*Server, error) {
 		protoSer: protobuf.NewSerializer(cfg.Scheme, cfg.Scheme),
 	}
 	for _, k := range cfg.Registry.Kinds() {
+		var ttl func(runtime.Object) time.Duration
+		if d := k.TTL; d > 0 {
+			ttl = func(runtime.Object) time.Duration { return d }
+		}
 		r, err := cfg.Store.Register(storage.ResourceConfig{
+			TTL:           ttl,
 			GroupResource: schema.GroupResource{Group: k.GVK.Group, Resource: k.Resource},
 			GVK:           k.GVK,
 			Namespaced:    k.Namespaced,

@@ -44,6 +44,9 @@ type Kind struct {
 	ReturnDeletedObject bool
 	// CreateOnUpdate: PUT of a missing object creates it (endpoints, as upstream).
 	CreateOnUpdate bool
+	// TTL: objects expire this long after their last write (events: 1 h, as upstream's
+	// --event-ttl). Zero: they live until deleted.
+	TTL time.Duration
 	// Verbs the resource supports; nil means the full set
 	// (create delete deletecollection get list patch update watch).
 	Verbs []string
