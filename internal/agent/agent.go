@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/bosun-k8s/bosun/internal/containerd"
@@ -69,6 +70,10 @@ type Config struct {
 	// server, ClientAuth RequireAndVerifyClientCert with the CA's pool. Nil:
 	// the API is not served.
 	KubeletTLS *tls.Config
+	// RemovePodsOnExit stops and removes every pod sandbox when Run ends
+	// (tests, throw-away clusters). Otherwise pods keep running and the
+	// next start adopts them.
+	RemovePodsOnExit bool
 	// KubeletAddress is where that API listens; empty: ":10250". Its port
 	// is published in the Node's status.daemonEndpoints.
 	KubeletAddress string
@@ -179,9 +184,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.leaseLoop(ctx) })
+	// containerd outlives the other parts on the way down: it stops only
+	// after the kubelet (and, with RemovePodsOnExit, the pods).
+	supCtx, supCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer supCancel()
 	// fail stops what runs and returns err with whatever they return.
 	fail := func(err error) error {
 		cancel()
+		supCancel()
 		return errors.Join(err, g.Wait())
 	}
 
@@ -201,7 +211,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fail(err)
 		}
 		a.sup = sup
-		g.Go(func() error { return sup.Run(ctx) })
+		g.Go(func() error { return sup.Run(supCtx) })
 		select {
 		case <-sup.Ready():
 		case <-ctx.Done():
@@ -244,7 +254,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	g.Go(func() error { return kl.Run(ctx) })
+	kubeletDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(kubeletDone)
+		return kl.Run(ctx)
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		<-kubeletDone
+		if a.cfg.RemovePodsOnExit {
+			a.removePods(rt)
+		}
+		supCancel()
+		return nil
+	})
 	if kubeletLn != nil {
 		g.Go(func() error { return kl.Serve(ctx, kubeletLn, a.cfg.KubeletTLS) })
 	}
@@ -259,6 +282,26 @@ func (a *Agent) Run(ctx context.Context) error {
 	close(a.ready)
 	g.Go(func() error { return a.statusLoop(ctx, rt) })
 	return g.Wait()
+}
+
+// removePods stops and removes every sandbox bosun created on this node.
+func (a *Agent) removePods(rt kubelet.Runtime) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sbs, err := rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{kubelet.LabelManaged: "true"}})
+	if err != nil {
+		a.log.Warn("remove pods on exit", "err", err)
+		return
+	}
+	for _, sb := range sbs {
+		if err := rt.StopPodSandbox(ctx, sb.Id); err != nil {
+			a.log.Warn("remove pods on exit", "err", err)
+		}
+		if err := rt.RemovePodSandbox(ctx, sb.Id); err != nil {
+			a.log.Warn("remove pods on exit", "err", err)
+		}
+	}
+	a.log.Info("pods removed on exit", "sandboxes", len(sbs))
 }
 
 // Cleanup removes the node network the supervised containerd set up (CNI

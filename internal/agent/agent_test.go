@@ -45,13 +45,13 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 		t.Fatal(err)
 	}
 	suffix := rand.IntN(100000)
-	n := &testNode{client: ts.Client, dir: dir, name: fmt.Sprintf("node-%d", suffix), cidr: fmt.Sprintf("10.42.%d.0/24", 150+rand.IntN(50))}
+	n := &testNode{client: ts.Client, dir: dir, name: fmt.Sprintf("node-%d", suffix), cidr: freeCIDR(100, 200)}
 	bridge := fmt.Sprintf("ba%d", suffix)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := Config{
 		RESTConfig: ts.RESTConfig, NodeName: n.name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
 		Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache"),
-		KubeletAddress: "127.0.0.1:0",
+		KubeletAddress: "127.0.0.1:0", RemovePodsOnExit: true,
 	}
 	if len(tlsCfg) > 0 {
 		cfg.KubeletTLS = tlsCfg[0]
@@ -64,7 +64,6 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 	done := make(chan error, 1)
 	go func() { done <- n.agent.Run(ctx) }()
 	t.Cleanup(func() {
-		removeAllSandboxes(t, filepath.Join(dir, "containerd", "containerd.sock"))
 		cancel()
 		select {
 		case err := <-done:
@@ -280,7 +279,7 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	suffix := rand.IntN(100000)
-	name, bridge, cidr := fmt.Sprintf("node-%d", suffix), fmt.Sprintf("ba%d", suffix), fmt.Sprintf("10.42.%d.0/24", 150+rand.IntN(50))
+	name, bridge, cidr := fmt.Sprintf("node-%d", suffix), fmt.Sprintf("ba%d", suffix), freeCIDR(100, 200)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var last *Agent
 	t.Cleanup(func() {

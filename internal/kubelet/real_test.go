@@ -47,7 +47,7 @@ func startRealNodeB(t testing.TB) *realNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &realNode{dir: dir, bridge: fmt.Sprintf("bk%d", rand.IntN(100000)), cidr: fmt.Sprintf("10.42.%d.0/24", 200+rand.IntN(50))}
+	n := &realNode{dir: dir, bridge: fmt.Sprintf("bk%d", rand.IntN(100000)), cidr: freeCIDR(200, 250)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n.sup, err = containerd.New(containerd.Config{DataDir: dir, PodCIDR: n.cidr, Bridge: n.bridge, Logger: log})
 	if err != nil {
