@@ -23,7 +23,7 @@ func contains(t *testing.T, what, out string, wants ...string) {
 // TestKubectlAgainstAPIServer drives the real kubectl through the seeds' manifests against the
 // API server alone (no agent): what kubectl shows is what the API stores.
 func TestKubectlAgainstAPIServer(t *testing.T) {
-	c := startCluster(t, "--disable-agent")
+	c := startCluster(t, "--disable-agent", "--disable-scheduler", "--disable-controller-manager")
 
 	out := c.must("version")
 	contains(t, "kubectl version", out, "Server Version: v1.33")
