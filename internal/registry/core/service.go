@@ -490,17 +490,51 @@ func validateClusterIPFields(s *corev1.Service) field.ErrorList {
 				[]corev1.IPFamilyPolicy{corev1.IPFamilyPolicyPreferDualStack, corev1.IPFamilyPolicyRequireDualStack, corev1.IPFamilyPolicySingleStack}))
 		}
 	}
+	invalid := false
 	for i, ip := range s.Spec.ClusterIPs {
 		if i == 0 && ip == corev1.ClusterIPNone {
 			if len(s.Spec.ClusterIPs) > 1 {
+				invalid = true
 				errs = append(errs, field.Invalid(ipsPath, s.Spec.ClusterIPs, "'None' must be the first and only value"))
 			}
 			continue
 		}
-		errs = append(errs, validation.IsValidIP(ipsPath.Index(i), ip)...)
+		if e := validation.IsValidIP(ipsPath.Index(i), ip); len(e) > 0 {
+			invalid = true
+			errs = append(errs, e...)
+		}
 	}
 	if len(s.Spec.ClusterIPs) > 2 {
 		errs = append(errs, field.Invalid(ipsPath, s.Spec.ClusterIPs, "may only hold up to 2 values"))
+	}
+	// Further checks would only echo bad addresses.
+	if invalid {
+		return errs
+	}
+	if len(s.Spec.ClusterIPs) > 1 {
+		v4 := 0
+		for _, ip := range s.Spec.ClusterIPs {
+			if net.ParseIP(ip).To4() != nil {
+				v4++
+			}
+		}
+		if len(s.Spec.ClusterIPs) != 2 || v4 != 1 {
+			errs = append(errs, field.Invalid(ipsPath, s.Spec.ClusterIPs, "may specify no more than one IP for each IP family"))
+		}
+	}
+	if !isHeadless(s) {
+		for i, ip := range s.Spec.ClusterIPs {
+			if i >= len(s.Spec.IPFamilies) {
+				break
+			}
+			v6 := net.ParseIP(ip) != nil && net.ParseIP(ip).To4() == nil
+			switch {
+			case s.Spec.IPFamilies[i] == corev1.IPv4Protocol && v6:
+				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv4 value as indicated by `ipFamilies[%v]`", i)))
+			case s.Spec.IPFamilies[i] == corev1.IPv6Protocol && !v6:
+				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv6 value as indicated by `ipFamilies[%v]`", i)))
+			}
+		}
 	}
 	return errs
 }

@@ -167,6 +167,10 @@ func TestServiceDualStackChanges(t *testing.T) {
 			s.Spec.ClusterIPs, s.Spec.IPFamilies = []string{"10.43.0.5"}, []corev1.IPFamily{corev1.IPv4Protocol}
 		}, "spec.clusterIPs[0]: Invalid value: []string{\"10.43.0.5\"}: `ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary clusterIP\n" +
 			"spec.clusterIPs[0]: Invalid value: []string{\"10.43.0.5\"}: `ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary ipFamily"},
+		{"families do not match", func(s *corev1.Service) {
+			s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv6Protocol, corev1.IPv4Protocol}
+		}, "spec.ipFamilies[0]: Invalid value: []v1.IPFamily{\"IPv6\", \"IPv4\"}: may not change once set\n" +
+			"spec.ipFamilies[0]: Invalid value: []v1.IPFamily{\"IPv6\", \"IPv4\"}: may not change once set"},
 		{"swap secondary", func(s *corev1.Service) { s.Spec.ClusterIPs = []string{"10.43.0.5", "fd00::6"} },
 			`spec.clusterIPs[1]: Invalid value: []string{"10.43.0.5", "fd00::6"}: may not change once set`},
 	}
@@ -175,6 +179,13 @@ func TestServiceDualStackChanges(t *testing.T) {
 			s := old.DeepCopy()
 			tt.mutate(s)
 			k.PrepareForUpdate(s, old)
+			if tt.name == "families do not match" {
+				v := joinErrs(errStrings(k.Validate(s)))
+				if v != "spec.clusterIPs[0]: Invalid value: \"10.43.0.5\": expected an IPv6 value as indicated by `ipFamilies[0]`\n"+
+					"spec.clusterIPs[1]: Invalid value: \"fd00::5\": expected an IPv4 value as indicated by `ipFamilies[1]`" {
+					t.Errorf("family mismatch: %q", v)
+				}
+			}
 			if got := joinErrs(errStrings(k.ValidateUpdate(s, old))); got != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
 			}
