@@ -133,7 +133,8 @@ func (f *Fence) Install(ctx context.Context) error {
 	c.AddTable(t)
 	c.AddObj(&nftables.CounterObj{Table: t, Name: CounterService})
 	c.AddObj(&nftables.CounterObj{Table: t, Name: CounterPod})
-	if err := c.AddSet(f.set(), elements(f.subnets)); err != nil {
+	b := &nftx.Batch{Conn: c, Table: t}
+	if err := b.AddSet(f.set(), elements(f.subnets)); err != nil {
 		return fmt.Errorf("fence: set: %w", err)
 	}
 	chains := map[string]*nftables.Chain{}
@@ -146,13 +147,13 @@ func (f *Fence) Install(ctx context.Context) error {
 		hook *nftables.ChainHook
 	}{{"forward", nftables.ChainHookForward}, {"output", nftables.ChainHookOutput}} {
 		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: t, Type: nftables.ChainTypeFilter, Hooknum: h.hook, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-		if err := nftx.Add(c, t, ch, nftx.Rule{nftx.Jump{Chain: "fence"}}); err != nil {
+		if err := b.AddRule(ch, nftx.Rule{nftx.Jump{Chain: "fence"}}); err != nil {
 			return fmt.Errorf("fence: %w", err)
 		}
 	}
 	add := func(chain string, rules []nftx.Rule) error {
 		for _, r := range rules {
-			if err := nftx.Add(c, t, chains[chain], r); err != nil {
+			if err := b.AddRule(chains[chain], r); err != nil {
 				return fmt.Errorf("fence: %w", err)
 			}
 		}

@@ -118,10 +118,11 @@ func (p *programmer) write(st *state) (bool, error) {
 		return false, err
 	}
 	defer done()
+	b := &nftx.Batch{Conn: c, Table: p.table()}
 	if p.applied == nil {
-		err = p.full(c, st)
+		err = p.full(b, st)
 	} else {
-		err = p.incremental(c, st)
+		err = p.incremental(b, st)
 	}
 	if err == nil {
 		err = c.Flush()
@@ -134,10 +135,10 @@ func (p *programmer) write(st *state) (bool, error) {
 	return true, nil
 }
 
-func (p *programmer) addRules(c *nftables.Conn, chain string, rules []nftx.Rule) error {
+func (p *programmer) addRules(b *nftx.Batch, chain string, rules []nftx.Rule) error {
 	ch := p.chain(chain)
 	for _, r := range rules {
-		if err := nftx.Add(c, p.table(), ch, r); err != nil {
+		if err := b.AddRule(ch, r); err != nil {
 			return err
 		}
 	}
@@ -146,7 +147,8 @@ func (p *programmer) addRules(c *nftables.Conn, chain string, rules []nftx.Rule)
 
 // full replaces the table in one transaction (add, delete, add: works
 // whether or not a previous table exists), then fills it.
-func (p *programmer) full(c *nftables.Conn, st *state) error {
+func (p *programmer) full(b *nftx.Batch, st *state) error {
+	c := b.Conn
 	t := p.table()
 	c.AddTable(t)
 	c.DelTable(t)
@@ -168,18 +170,18 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 				ips = append(ips, nftables.SetElement{Key: a.AsSlice()})
 			}
 		}
-		if err := c.AddSet(&nftables.Set{Table: t, Name: setNodePortIPs, KeyType: nftables.TypeIPAddr}, ips); err != nil {
+		if err := b.AddSet(&nftables.Set{Table: t, Name: setNodePortIPs, KeyType: nftables.TypeIPAddr}, ips); err != nil {
 			return err
 		}
 	}
 	maps_ := p.verdictMaps()
 	for _, m := range maps_ {
-		if err := c.AddSet(m.set, nil); err != nil {
+		if err := b.AddSet(m.set, nil); err != nil {
 			return err
 		}
 	}
 	for name, timeout := range st.Affinity {
-		if err := c.AddSet(p.affinitySet(name, timeout), nil); err != nil {
+		if err := b.AddSet(p.affinitySet(name, timeout), nil); err != nil {
 			return err
 		}
 	}
@@ -191,12 +193,12 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 		c.AddChain(p.chain(name))
 	}
 	for name, rules := range fixed {
-		if err := p.addRules(c, name, rules); err != nil {
+		if err := p.addRules(b, name, rules); err != nil {
 			return err
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(st.Chains)) {
-		if err := p.addRules(c, name, st.Chains[name]); err != nil {
+		if err := p.addRules(b, name, st.Chains[name]); err != nil {
 			return err
 		}
 	}
@@ -208,9 +210,9 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 			}
 		}
 	}
-	for _, b := range base {
-		b.Table, b.Policy = t, &accept
-		c.AddChain(b)
+	for _, bc := range base {
+		bc.Table, bc.Policy = t, &accept
+		c.AddChain(bc)
 	}
 	for _, r := range []struct {
 		chain string
@@ -230,7 +232,7 @@ func (p *programmer) full(c *nftables.Conn, st *state) error {
 		{"filter-output", nftx.Rule{nftx.ServiceKey{Map: mapNoEndpoints}}},
 		{"filter-output", nftx.Rule{nftx.FibDaddrLocal{}, nftx.ServiceKey{Map: mapNoEndpointPorts, PortOnly: true}}},
 	} {
-		if err := p.addRules(c, r.chain, []nftx.Rule{r.rule}); err != nil {
+		if err := p.addRules(b, r.chain, []nftx.Rule{r.rule}); err != nil {
 			return err
 		}
 	}
@@ -261,11 +263,12 @@ func mapDiff(old, new map[string]mapElem) (del, add []string) {
 // incremental queues the changes from p.applied to st: new affinity sets and
 // chains first, then rewritten chains, map elements, and last the chains and
 // sets nothing refers to any more.
-func (p *programmer) incremental(c *nftables.Conn, st *state) error {
+func (p *programmer) incremental(b *nftx.Batch, st *state) error {
+	c := b.Conn
 	old := p.applied
 	for name, timeout := range st.Affinity {
 		if _, ok := old.Affinity[name]; !ok {
-			if err := c.AddSet(p.affinitySet(name, timeout), nil); err != nil {
+			if err := b.AddSet(p.affinitySet(name, timeout), nil); err != nil {
 				return err
 			}
 		}
@@ -284,7 +287,7 @@ func (p *programmer) incremental(c *nftables.Conn, st *state) error {
 		if existed {
 			c.FlushChain(p.chain(name))
 		}
-		if err := p.addRules(c, name, rules); err != nil {
+		if err := p.addRules(b, name, rules); err != nil {
 			return err
 		}
 	}

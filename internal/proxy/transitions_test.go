@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bosun-k8s/bosun/internal/fence"
 	"github.com/bosun-k8s/bosun/internal/netharness"
 )
 
@@ -149,5 +150,52 @@ func TestIncrementalMatchesFull(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestConcurrentWithFence writes the proxy's table while the fence is
+// reinstalled in the same namespace, as the agent's goroutines may: every
+// write must succeed and land where a lone write does (set IDs are
+// numbered per batch, never from a shared counter).
+func TestConcurrentWithFence(t *testing.T) {
+	ns := netharness.New(t)
+	f, err := fence.New(fence.Config{ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: ns.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Remove()
+	st := build(benchInput(50, 3, 0))
+	prog := &programmer{conn: (&Proxy{cfg: Config{NetNSPath: ns.Path}}).conn}
+	if _, err := prog.write(st); err != nil {
+		t.Fatal(err)
+	}
+	want := kernelState(t, ns)
+	errs := make(chan error, 2)
+	go func() {
+		for i := 0; i < 20; i++ {
+			if err := f.Install(context.Background()); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() {
+		for i := 0; i < 20; i++ {
+			prog.applied = nil
+			if _, err := prog.write(st); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := kernelState(t, ns); !reflect.DeepEqual(got, want) {
+		t.Error("table differs after concurrent writes")
 	}
 }

@@ -46,24 +46,67 @@ func (r Rule) String() string {
 	return strings.Join(parts, " ")
 }
 
-// Builder carries what compiling a rule needs: the table, and the
-// connection on which anonymous sets are queued ahead of the rule using them.
-// Conn may be nil when the rule is only compiled (tests); anonymous sets are
-// then numbered locally.
-type Builder struct {
+// Batch queues rules and sets for one netlink transaction on Conn. It
+// numbers the sets it adds itself, per batch: google/nftables would
+// otherwise draw the IDs from a package counter that concurrent batches
+// (the fence's and the proxy's, in one process) race on.
+type Batch struct {
 	Conn  *nftables.Conn
 	Table *nftables.Table
+	ids   uint32
+}
+
+// AddSet queues a set (an ID is assigned when it has none; an anonymous
+// set is named as the kernel expects).
+func (b *Batch) AddSet(s *nftables.Set, elems []nftables.SetElement) error {
+	if s.ID == 0 {
+		b.ids++
+		s.ID = b.ids
+		if s.Anonymous {
+			s.Name = "__set%d"
+			if s.IsMap {
+				s.Name = "__map%d"
+			}
+		}
+	}
+	return b.Conn.AddSet(s, elems)
+}
+
+// AddRule compiles r and queues it, with the anonymous sets it needs, on
+// chain.
+func (b *Batch) AddRule(chain *nftables.Chain, r Rule) error {
+	bld := &Builder{batch: b}
+	exprs := r.Exprs(bld)
+	if bld.Err != nil {
+		return fmt.Errorf("anonymous set for %q: %w", r.String(), bld.Err)
+	}
+	b.Conn.AddRule(&nftables.Rule{Table: b.Table, Chain: chain, Exprs: exprs})
+	return nil
+}
+
+// Builder carries what compiling a rule needs: the batch on which
+// anonymous sets are queued ahead of the rule using them. A zero Builder
+// only compiles (tests), numbering anonymous sets locally.
+type Builder struct {
 	Err   error
+	batch *Batch
 	n     uint32
 }
 
+func (b *Builder) table() *nftables.Table {
+	if b.batch == nil {
+		return nil
+	}
+	return b.batch.Table
+}
+
 func (b *Builder) addAnon(set *nftables.Set, elems []nftables.SetElement) {
-	if b.Conn == nil {
+	if b.batch == nil {
 		b.n++
 		set.ID, set.Name = b.n, "__map%d"
 		return
 	}
-	if err := b.Conn.AddSet(set, elems); err != nil && b.Err == nil {
+	if err := b.batch.AddSet(set, elems); err != nil && b.Err == nil {
 		b.Err = err
 	}
 }
@@ -75,17 +118,6 @@ func (r Rule) Exprs(b *Builder) []expr.Any {
 		out = append(out, s.Exprs(b)...)
 	}
 	return out
-}
-
-// Add compiles r and queues it (with its anonymous sets) on conn for chain.
-func Add(conn *nftables.Conn, table *nftables.Table, chain *nftables.Chain, r Rule) error {
-	b := &Builder{Conn: conn, Table: table}
-	exprs := r.Exprs(b)
-	if b.Err != nil {
-		return fmt.Errorf("anonymous set for %q: %w", r.String(), b.Err)
-	}
-	conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: exprs})
-	return nil
 }
 
 // Field is an address field of the IP header.
@@ -459,7 +491,7 @@ type NumgenVmap struct{ Chains []string }
 
 // Exprs implements Stmt.
 func (s NumgenVmap) Exprs(b *Builder) []expr.Any {
-	set := &nftables.Set{Table: b.Table, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
+	set := &nftables.Set{Table: b.table(), Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
 	elems := make([]nftables.SetElement, len(s.Chains))
 	for i, c := range s.Chains {
 		elems[i] = nftables.SetElement{Key: binary.NativeEndian.AppendUint32(nil, uint32(i)), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: c}}
