@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
