@@ -8,6 +8,10 @@
 // Every statement loads what it matches into register 1 (32-bit registers 9
 // and 10 for concatenations, register 2 for a NAT port) and compares it at
 // once, so statements compose in any order.
+//
+// A Batch queues rules and sets for one transaction and numbers its sets
+// itself; Conn opens a connection (in a given network namespace) whose
+// buffers hold large transactions.
 package nftx
 
 import (
