@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,7 @@ func run() error {
 	flag.StringVar(&o.scoring, "scoring", scheduler.LeastAllocated, "LeastAllocated or MostAllocated")
 	flag.StringVar(&o.runs, "runs", "max,paced", "runs to make: max (as fast as possible), paced (at -rate), or both")
 	verbose := flag.Bool("v", false, "log the control plane's warnings")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the pod runs (whole process) to this file")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -117,14 +119,27 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	schedCtx, stopSched := context.WithCancel(sctx)
+	defer stopSched()
 	schedDone := make(chan error, 1)
-	go func() { schedDone <- sched.Run(sctx) }()
+	go func() { schedDone <- sched.Run(schedCtx) }()
 	select {
 	case <-sched.Synced():
 	case err := <-schedDone:
 		return fmt.Errorf("scheduler stopped: %w", err)
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for i, mode := range []string{"max", "paced"} {
 		if !slices.Contains(splitComma(o.runs), mode) {
 			continue
@@ -145,9 +160,8 @@ func run() error {
 		fmt.Printf("%s creation-to-binding p50 %.0f ms\n", prefix, ms(res.p50))
 		fmt.Printf("%s creation-to-binding p99 %.0f ms\n", prefix, ms(res.p99))
 	}
-	cancel()
-	<-schedDone
-	return nil
+	stopSched()
+	return <-schedDone
 }
 
 func splitComma(s string) []string {
@@ -300,9 +314,11 @@ func runPods(ctx context.Context, c kubernetes.Interface, ns string, o options, 
 		return res, err
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
 	factory.Start(wctx.Done())
-	defer factory.Shutdown()
+	defer func() {
+		stopWatch()
+		factory.Shutdown()
+	}()
 	factory.WaitForCacheSync(wctx.Done())
 
 	start := time.Now()

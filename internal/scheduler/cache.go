@@ -128,8 +128,14 @@ type Cache struct {
 	pods     map[types.UID]*podEntry
 	// byLabel indexes assigned pods: label key → value → pods.
 	byLabel map[string]map[string]map[*PodInfo]*NodeInfo
-	// withAffinity holds assigned pods that have pod (anti-)affinity terms.
+	// withAffinity holds assigned pods with required affinity or preferred
+	// (anti-)affinity terms (those that weigh on scoring other pods).
 	withAffinity map[*PodInfo]*NodeInfo
+	// antiByLabel indexes assigned pods with required anti-affinity by the label
+	// (key, value) each term requires of the pods it selects; antiAny holds those with a
+	// term that requires no particular label value.
+	antiByLabel map[labelKV]map[*PodInfo]*NodeInfo
+	antiAny     map[*PodInfo]*NodeInfo
 	nsLabels     map[string]labels.Set
 }
 
@@ -140,6 +146,8 @@ func NewCache() *Cache {
 		pods:         map[types.UID]*podEntry{},
 		byLabel:      map[string]map[string]map[*PodInfo]*NodeInfo{},
 		withAffinity: map[*PodInfo]*NodeInfo{},
+		antiByLabel:  map[labelKV]map[*PodInfo]*NodeInfo{},
+		antiAny:      map[*PodInfo]*NodeInfo{},
 		nsLabels:     map[string]labels.Set{},
 	}
 }
@@ -305,8 +313,20 @@ func (c *Cache) addPodLocked(pi *PodInfo, assumed bool) {
 		}
 		set[pi] = ni
 	}
-	if pi.hasPodAffinity() {
+	if pi.hasScoringTerms() {
 		c.withAffinity[pi] = ni
+	}
+	for _, kv := range pi.antiAnchors() {
+		if kv == nil {
+			c.antiAny[pi] = ni
+			continue
+		}
+		set := c.antiByLabel[*kv]
+		if set == nil {
+			set = map[*PodInfo]*NodeInfo{}
+			c.antiByLabel[*kv] = set
+		}
+		set[pi] = ni
 	}
 }
 
@@ -335,6 +355,74 @@ func (c *Cache) removePodLocked(uid types.UID) {
 		}
 	}
 	delete(c.withAffinity, pi)
+	for _, kv := range pi.antiAnchors() {
+		if kv == nil {
+			delete(c.antiAny, pi)
+			continue
+		}
+		if set := c.antiByLabel[*kv]; set != nil {
+			delete(set, pi)
+			if len(set) == 0 {
+				delete(c.antiByLabel, *kv)
+			}
+		}
+	}
+}
+
+type labelKV struct{ key, value string }
+
+// antiAnchors returns, for each required anti-affinity term, the label values one of
+// which a pod must carry to be selected (nil: any pod may be). Terms whose selector has an
+// equality or "in" requirement are anchored on it.
+func (pi *PodInfo) antiAnchors() []*labelKV {
+	var out []*labelKV
+	for i := range pi.requiredAntiAffinity {
+		reqs, _ := pi.requiredAntiAffinity[i].selector.Requirements()
+		anchored := false
+		for _, r := range reqs {
+			switch r.Operator() {
+			case selection.In, selection.Equals, selection.DoubleEquals:
+			default:
+				continue
+			}
+			for v := range r.Values() {
+				out = append(out, &labelKV{r.Key(), v})
+			}
+			anchored = true
+			break
+		}
+		if !anchored {
+			out = append(out, nil)
+		}
+	}
+	return out
+}
+
+// forEachAntiAffinityCandidate calls fn for every assigned pod with required
+// anti-affinity whose terms may select pod (at most once per pod); fn must still check.
+func (c *Cache) forEachAntiAffinityCandidate(pod *v1.Pod, fn func(pi *PodInfo, ni *NodeInfo)) {
+	var seen map[*PodInfo]struct{}
+	visit := func(pi *PodInfo, ni *NodeInfo) {
+		if seen == nil {
+			seen = map[*PodInfo]struct{}{}
+		}
+		if _, ok := seen[pi]; ok {
+			return
+		}
+		seen[pi] = struct{}{}
+		fn(pi, ni)
+	}
+	for pi, ni := range c.antiAny {
+		visit(pi, ni)
+	}
+	if len(c.antiByLabel) == 0 {
+		return
+	}
+	for k, v := range pod.Labels {
+		for pi, ni := range c.antiByLabel[labelKV{k, v}] {
+			visit(pi, ni)
+		}
+	}
 }
 
 // Read side (caller holds RLock).

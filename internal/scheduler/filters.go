@@ -86,9 +86,9 @@ func prepare(c *Cache, pi *PodInfo) (*cycleState, error) {
 func (st *cycleState) prepareInterPod(c *Cache) {
 	pod := st.pod
 	// Existing pods whose required anti-affinity selects this pod.
-	for epi, eni := range c.withAffinity {
-		if len(epi.requiredAntiAffinity) == 0 || eni.Node == nil {
-			continue
+	c.forEachAntiAffinityCandidate(pod.Pod, func(epi *PodInfo, eni *NodeInfo) {
+		if eni.Node == nil {
+			return
 		}
 		for i := range epi.requiredAntiAffinity {
 			t := &epi.requiredAntiAffinity[i]
@@ -102,7 +102,7 @@ func (st *cycleState) prepareInterPod(c *Cache) {
 				st.existingAntiAffinity[topoPair{t.topologyKey, v}]++
 			}
 		}
-	}
+	})
 	if len(pod.requiredAffinity) > 0 {
 		st.affinityCounts = map[topoPair]int{}
 		first := &pod.requiredAffinity[0]

@@ -45,9 +45,10 @@ type PodInfo struct {
 	parseErr error
 }
 
-// hasPodAffinity reports whether the pod has any pod (anti-)affinity term.
-func (p *PodInfo) hasPodAffinity() bool {
-	return len(p.requiredAffinity)+len(p.requiredAntiAffinity)+len(p.preferredAffinity)+len(p.preferredAntiAffinity) > 0
+// hasScoringTerms reports whether the pod has terms that weigh on where other pods go
+// when scoring: required affinity, preferred affinity or anti-affinity.
+func (p *PodInfo) hasScoringTerms() bool {
+	return len(p.requiredAffinity)+len(p.preferredAffinity)+len(p.preferredAntiAffinity) > 0
 }
 
 type hostPort struct {
