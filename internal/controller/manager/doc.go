@@ -2,8 +2,8 @@
 // kube-controller-manager does: replicaset, replicationcontroller,
 // deployment, daemonset, statefulset, job, cronjob, garbage
 // collector, namespace, serviceaccount, node IPAM, node lifecycle (with
-// taint-based eviction), pod GC, resource quota usage, disruption budgets
-// and the
+// taint-based eviction), pod GC, resource quota usage, disruption budgets,
+// ClusterRole aggregation and the
 // kube-root-ca.crt publisher.
 //
 // New builds one shared informer factory (typed) and one metadata informer

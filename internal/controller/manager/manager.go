@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/bosun-k8s/bosun/internal/controller/clusterroleaggregation"
 	"github.com/bosun-k8s/bosun/internal/controller/cronjob"
 	"github.com/bosun-k8s/bosun/internal/controller/daemonset"
 	"github.com/bosun-k8s/bosun/internal/controller/deployment"
@@ -51,7 +52,8 @@ func AllControllers() []string {
 	return []string{
 		replicaset.Name, replicaset.RCName, deployment.Name, daemonset.Name, statefulset.Name,
 		job.Name, cronjob.Name, garbagecollector.Name, namespace.Name, serviceaccount.Name,
-		rootcacert.Name, resourcequota.Name, disruption.Name, nodeipam.Name, nodelifecycle.Name, podgc.Name,
+		rootcacert.Name, resourcequota.Name, disruption.Name, clusterroleaggregation.Name,
+		nodeipam.Name, nodelifecycle.Name, podgc.Name,
 	}
 }
 
@@ -215,6 +217,9 @@ func New(cfg Config) (*Manager, error) {
 			r, err = resourcequota.New(resourcequota.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
 		case disruption.Name:
 			r, err = disruption.New(disruption.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
+		case clusterroleaggregation.Name:
+			workers = 1
+			r, err = clusterroleaggregation.New(clusterroleaggregation.Config{Client: cfg.Client, Informers: m.informers, Logger: cfg.Logger})
 		case nodeipam.Name:
 			workers = 1
 			r, err = nodeipam.New(nodeipam.Config{Client: cfg.Client, Informers: m.informers,
