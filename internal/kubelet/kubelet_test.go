@@ -492,3 +492,21 @@ func TestEphemeralContainer(t *testing.T) {
 		t.Errorf("phase %s", p.Status.Phase)
 	}
 }
+
+func TestFinishedPodNeverRunsAgain(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	pod := testPod("done", "a")
+	pod.Spec.RestartPolicy = v1.RestartPolicyNever
+	pod.Status.Phase = v1.PodSucceeded
+	h := startKubelet(t, rt, pod)
+	_ = h
+	// Give the worker time to act wrongly; nothing may be created.
+	time.Sleep(500 * time.Millisecond)
+	if n := len(rt.Calls("RunPodSandbox")) + len(rt.Calls("CreateContainer")); n != 0 {
+		t.Errorf("a finished pod was started again: %v", rt.Calls(""))
+	}
+	p, err := h.client.CoreV1().Pods("default").Get(context.Background(), "done", metav1.GetOptions{})
+	if err != nil || p.Status.Phase != v1.PodSucceeded {
+		t.Errorf("status of the finished pod changed: %+v %v", p.Status, err)
+	}
+}

@@ -124,6 +124,14 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) (time.Duration, bool,
 			w.startTime = pod.Status.StartTime.Time
 		}
 	}
+	// A pod the API already shows finished never runs again (e.g. after
+	// a restart that lost its containers); its status stays as it is.
+	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		if w.lastStatus == nil {
+			w.keepStatus = true
+		}
+		return 0, true, nil
+	}
 	clear(w.waiting)
 	soon := func(d time.Duration) {
 		if d > 0 && d < resync {
@@ -666,7 +674,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod, gone bool) error
 			}
 		}
 	}
-	if pod != nil && !gone {
+	if pod != nil && !gone && !w.keepStatus {
 		if cs, err = w.listContainers(ctx); err != nil {
 			return err
 		}

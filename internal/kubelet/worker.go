@@ -59,6 +59,9 @@ type podWorker struct {
 	backingOff  map[string]bool      // containers whose BackOff event was sent
 	// failReason and failMessage force phase Failed (activeDeadlineSeconds).
 	failReason, failMessage string
+	// keepStatus: the pod was already terminal in the API when this
+	// worker first saw it; the kubelet does not rewrite its status.
+	keepStatus bool
 }
 
 func newPodWorker(k *Kubelet, uid types.UID) *podWorker {
