@@ -136,7 +136,7 @@ type Cache struct {
 	// term that requires no particular label value.
 	antiByLabel map[labelKV]map[*PodInfo]*NodeInfo
 	antiAny     map[*PodInfo]*NodeInfo
-	nsLabels     map[string]labels.Set
+	nsLabels    map[string]labels.Set
 }
 
 // NewCache returns an empty cache.
