@@ -305,7 +305,10 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 				{Name: "limits", Image: images.Busybox, Resources: limits, Command: []string{"sh", "-c",
 					"cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes > /dev/termination-log"}},
 				{Name: "oom", Image: images.Busybox, Resources: limits, Command: []string{"sh", "-c", "x=aaaaaaaa; while true; do x=$x$x; done"}},
+				{Name: "mem", Image: images.Busybox, Command: []string{"sh", "-c", "grep ' /cache ' /proc/mounts | cut -d' ' -f3 > /dev/termination-log"},
+					VolumeMounts: []v1.VolumeMount{{Name: "cache", MountPath: "/cache"}}},
 			},
+			Volumes: []v1.Volume{{Name: "cache", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{Medium: v1.StorageMediumMemory}}}},
 		},
 	}
 	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -324,6 +327,9 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 	}
 	if s := byName["oom"]; s == nil || s.ExitCode != 137 || s.Reason != "OOMKilled" {
 		t.Errorf("oom: %+v", s)
+	}
+	if s := byName["mem"]; s == nil || s.Message != "tmpfs\n" {
+		t.Errorf("memory emptyDir: %+v", s)
 	}
 	// Delete it: containers and sandbox go.
 	h.markDeleted("default", "batch", 30)
