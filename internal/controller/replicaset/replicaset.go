@@ -321,8 +321,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	if manageErr == nil && updated.Spec.MinReadySeconds > 0 &&
-		updated.Status.ReadyReplicas == *updated.Spec.Replicas &&
-		updated.Status.AvailableReplicas != *updated.Spec.Replicas {
+		updated.Status.ReadyReplicas == replicasOf(updated) &&
+		updated.Status.AvailableReplicas != replicasOf(updated) {
 		c.queue.AddAfter(key, time.Duration(updated.Spec.MinReadySeconds)*time.Second)
 	}
 	return manageErr
@@ -357,7 +357,7 @@ func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selec
 }
 
 func (c *Controller) manageReplicas(ctx context.Context, pods []*corev1.Pod, rs *appsv1.ReplicaSet, key string) error {
-	diff := len(pods) - int(*rs.Spec.Replicas)
+	diff := len(pods) - int(replicasOf(rs))
 	switch {
 	case diff < 0:
 		diff = min(-diff, c.burst)
@@ -483,7 +483,7 @@ func calculateStatus(rs *appsv1.ReplicaSet, pods []*corev1.Pod, manageErr error,
 	switch {
 	case manageErr != nil && cond == nil:
 		reason := "FailedCreate"
-		if len(pods) > int(*rs.Spec.Replicas) {
+		if len(pods) > int(replicasOf(rs)) {
 			reason = "FailedDelete"
 		}
 		st.Conditions = append(st.Conditions, appsv1.ReplicaSetCondition{
@@ -551,4 +551,12 @@ func equality(a, b appsv1.ReplicaSetStatus) bool {
 func (c *Controller) SyncForTest(ctx context.Context, key string) error {
 	c.expectations.Delete(key)
 	return c.sync(ctx, key)
+}
+
+// replicasOf returns spec.replicas, 1 when unset (the API default).
+func replicasOf(rs *appsv1.ReplicaSet) int32 {
+	if rs.Spec.Replicas == nil {
+		return 1
+	}
+	return *rs.Spec.Replicas
 }
