@@ -293,6 +293,7 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	h := &harness{t: t, client: client}
 
+	uid1000, yes := int64(1000), true
 	limits := v1.ResourceRequirements{Limits: v1.ResourceList{
 		v1.ResourceCPU: resource.MustParse("250m"), v1.ResourceMemory: resource.MustParse("32Mi"),
 	}}
@@ -305,6 +306,9 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 				{Name: "limits", Image: images.Busybox, Resources: limits, Command: []string{"sh", "-c",
 					"cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes > /dev/termination-log"}},
 				{Name: "oom", Image: images.Busybox, Resources: limits, Command: []string{"sh", "-c", "x=aaaaaaaa; while true; do x=$x$x; done"}},
+				{Name: "sec", Image: images.Busybox, SecurityContext: &v1.SecurityContext{RunAsUser: &uid1000, ReadOnlyRootFilesystem: &yes,
+					Capabilities: &v1.Capabilities{Drop: []v1.Capability{"ALL"}}},
+					Command: []string{"sh", "-c", "id -u > /dev/termination-log; (touch /x 2>/dev/null && echo writable || echo readonly) >> /dev/termination-log; grep CapEff /proc/self/status | tr -d '\\t' >> /dev/termination-log"}},
 				{Name: "mem", Image: images.Busybox, Command: []string{"sh", "-c", "grep ' /cache ' /proc/mounts | cut -d' ' -f3 > /dev/termination-log"},
 					VolumeMounts: []v1.VolumeMount{{Name: "cache", MountPath: "/cache"}}},
 			},
@@ -327,6 +331,9 @@ func TestRealExitCodesLimitsAndOOM(t *testing.T) {
 	}
 	if s := byName["oom"]; s == nil || s.ExitCode != 137 || s.Reason != "OOMKilled" {
 		t.Errorf("oom: %+v", s)
+	}
+	if s := byName["sec"]; s == nil || s.Message != "1000\nreadonly\nCapEff:0000000000000000\n" {
+		t.Errorf("securityContext: %+v", s)
 	}
 	if s := byName["mem"]; s == nil || s.Message != "tmpfs\n" {
 		t.Errorf("memory emptyDir: %+v", s)
