@@ -394,3 +394,70 @@ func wsPortForward(httpURL string, port int, req string) (string, error) {
 		}
 	}
 }
+
+// TestRealProbesAndCrashLoop: a liveness probe that fails restarts its
+// container, a crashing container goes into CrashLoopBackOff with its exit
+// code in lastState, and an exec readiness probe makes its container ready.
+func TestRealProbesAndCrashLoop(t *testing.T) {
+	n := startRealNode(t)
+	client := fake.NewClientset()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	kl, err := New(Config{Client: client, NodeName: testNode, NodeIP: "127.0.0.1", Runtime: n.rt, DataDir: filepath.Join(n.dir, "kubelet"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{t: t, client: client}
+
+	grace := int64(2)
+	pod := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probes", Namespace: "default", UID: types.UID(fmt.Sprintf("uid-probes-%d", rand.IntN(1e6)))},
+		Spec: v1.PodSpec{
+			NodeName: testNode, RestartPolicy: v1.RestartPolicyAlways, TerminationGracePeriodSeconds: &grace,
+			Containers: []v1.Container{
+				{Name: "live", Image: images.HelloV1, Env: []v1.EnvVar{{Name: "SHUTDOWN_DELAY", Value: "0s"}},
+					LivenessProbe: &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: "/healthz", Port: intOrStr(8081)}},
+						PeriodSeconds: 1, FailureThreshold: 2}},
+				{Name: "crash", Image: images.Busybox, Command: []string{"sh", "-c", "exit 3"}},
+				{Name: "ready", Image: images.Busybox, Command: []string{"sh", "-c", "touch /tmp/ok; exec sleep 3600"},
+					ReadinessProbe: &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"cat", "/tmp/ok"}}}, PeriodSeconds: 1},
+					StartupProbe:   &v1.Probe{ProbeHandler: v1.ProbeHandler{TCPSocket: &v1.TCPSocketAction{Port: intOrStr(8080)}}, PeriodSeconds: 1}},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	byName := func(p *v1.Pod) map[string]v1.ContainerStatus {
+		m := map[string]v1.ContainerStatus{}
+		for _, cs := range p.Status.ContainerStatuses {
+			m[cs.Name] = cs
+		}
+		return m
+	}
+	p := h.waitPod("default", "probes", "showing the liveness restart, the crash loop and readiness", func(p *v1.Pod) bool {
+		m := byName(p)
+		crash := m["crash"]
+		return m["live"].RestartCount >= 1 && m["ready"].Ready &&
+			crash.State.Waiting != nil && crash.State.Waiting.Reason == "CrashLoopBackOff"
+	})
+	m := byName(p)
+	if lt := m["crash"].LastTerminationState.Terminated; lt == nil || lt.ExitCode != 3 || lt.Reason != "Error" || m["crash"].RestartCount != 1 {
+		t.Errorf("crash status %+v", m["crash"])
+	}
+	if r := m["ready"]; r.Started == nil || !*r.Started {
+		t.Errorf("ready container not started: %+v", r)
+	}
+	if c := findCondition(p.Status.Conditions, v1.PodReady); c == nil || c.Status != v1.ConditionFalse {
+		t.Errorf("pod Ready condition %+v with a crashing container", c)
+	}
+	h.markDeleted("default", "probes", 2)
+	h.waitFor("the runtime to be empty", func() bool {
+		sbs, err := n.rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
+		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
+		return err == nil && err2 == nil && len(sbs) == 0 && len(cs) == 0
+	})
+}
