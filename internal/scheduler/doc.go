@@ -37,7 +37,10 @@
 // The feasible nodes are scored 0-100 by each score and summed with upstream's weights:
 // least-allocated (or most-allocated, for bin packing) and balanced cpu/memory, PreferNoSchedule
 // taints (3), preferred node affinity (2), topology spread ScheduleAnyway (2) and
-// preferred inter-pod affinity/anti-affinity (2). Ties are broken at random.
+// preferred inter-pod affinity/anti-affinity (2). Ties are broken at random. Pods of a
+// ReplicaSet, StatefulSet or ReplicationController that declare no spread constraints get
+// upstream's default soft spreading (skew 3 across nodes, 5 across zones, among pods with
+// the same labels).
 //
 // If no node fits, the pod's PodScheduled condition becomes False with reason
 // Unschedulable and a Warning FailedScheduling event tells why, node by node, as upstream

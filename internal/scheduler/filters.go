@@ -57,8 +57,32 @@ type spreadState struct {
 	constraints []spreadConstraint
 	counts      map[topoPair]int
 	minMatch    []int
-	// For scoring: weight per constraint and nodes counted per-node (hostname key).
+	// For scoring: weight per constraint.
 	weights []float64
+	// requireAll: a node must carry every topology key to count (false only for the
+	// system's default constraints).
+	requireAll bool
+}
+
+// defaultSpreadConstraints are the system's default soft spreading, applied like upstream
+// to pods that declare none and belong to a ReplicaSet, StatefulSet or
+// ReplicationController: at most a skew of 3 between nodes and 5 between zones, among the
+// pods carrying the same labels (the owner's selector, for pods made from a template).
+func defaultSpreadConstraints(pod *v1.Pod) []spreadConstraint {
+	owner := metav1.GetControllerOf(pod)
+	if owner == nil || len(pod.Labels) == 0 {
+		return nil
+	}
+	switch owner.Kind {
+	case "ReplicaSet", "StatefulSet", "ReplicationController":
+	default:
+		return nil
+	}
+	sel := labels.SelectorFromSet(pod.Labels)
+	return []spreadConstraint{
+		{maxSkew: 3, topologyKey: "kubernetes.io/hostname", selector: sel, minDomains: 1, honorAff: true, selfMatch: 1},
+		{maxSkew: 5, topologyKey: labelZone, selector: sel, minDomains: 1, honorAff: true, selfMatch: 1},
+	}
 }
 
 // prepare computes the per-pod state over the whole cluster.
@@ -77,9 +101,14 @@ func prepare(c *Cache, pi *PodInfo) (*cycleState, error) {
 		return nil, err
 	}
 	if len(hard) > 0 {
-		st.hardSpread = st.countSpread(c, hard, nil)
+		st.hardSpread = st.countSpread(c, hard, nil, true)
 	}
 	st.softSpread.constraints = soft
+	st.softSpread.requireAll = true
+	if len(pi.Pod.Spec.TopologySpreadConstraints) == 0 {
+		st.softSpread.constraints = defaultSpreadConstraints(pi.Pod)
+		st.softSpread.requireAll = false
+	}
 	return st, nil
 }
 
@@ -193,8 +222,11 @@ func nodeHasKeys(ni *NodeInfo, cs []spreadConstraint) bool {
 // topology key and pass the pod's node affinity and taints as the constraint's inclusion
 // policies say; pods are counted on any node that passes the same checks and lies in one
 // of those domains.
-func (st *cycleState) countSpread(c *Cache, cs []spreadConstraint, domainNodes []*NodeInfo) spreadState {
-	ss := spreadState{constraints: cs, counts: map[topoPair]int{}, minMatch: make([]int, len(cs))}
+//
+// With requireAll false (the system's default constraints) a node missing some topology
+// keys still counts for the constraints whose keys it has.
+func (st *cycleState) countSpread(c *Cache, cs []spreadConstraint, domainNodes []*NodeInfo, requireAll bool) spreadState {
+	ss := spreadState{constraints: cs, counts: map[topoPair]int{}, minMatch: make([]int, len(cs)), requireAll: requireAll}
 	if domainNodes == nil {
 		domainNodes = c.Nodes()
 	}
@@ -205,11 +237,14 @@ func (st *cycleState) countSpread(c *Cache, cs []spreadConstraint, domainNodes [
 			return b
 		}
 		var bits uint64
-		if ni.Node != nil && nodeHasKeys(ni, cs) {
+		if ni.Node != nil && (!requireAll || nodeHasKeys(ni, cs)) {
 			affOK := st.affinity.matches(ni)
 			_, badTaint := untoleratedTaint(ni.Taints, st.pod.Pod.Spec.Tolerations)
 			for i := range cs {
 				if i >= 64 || cs[i].honorAff && !affOK || cs[i].honorTaints && badTaint {
+					continue
+				}
+				if _, ok := ni.labels[cs[i].topologyKey]; !ok {
 					continue
 				}
 				bits |= 1 << uint(i)

@@ -140,18 +140,22 @@ func balancedScore(pi *PodInfo, ni *NodeInfo) int64 {
 // spreadScores fills out with the ScheduleAnyway topology spread score: nodes whose
 // domains hold fewer matching pods score higher.
 func spreadScores(c *Cache, st *cycleState, nodes []*NodeInfo, out []int64) {
-	ss := st.countSpread(c, st.softSpread.constraints, nodes)
+	ss := st.countSpread(c, st.softSpread.constraints, nodes, st.softSpread.requireAll)
 	ignored := make([]bool, len(nodes))
 	lo, hi := int64(math.MaxInt64), int64(0)
 	for i, ni := range nodes {
-		if !nodeHasKeys(ni, ss.constraints) {
+		if ss.requireAll && !nodeHasKeys(ni, ss.constraints) {
 			ignored[i] = true
 			continue
 		}
 		var s float64
 		for j := range ss.constraints {
 			sc := &ss.constraints[j]
-			cnt := ss.counts[topoPair{sc.topologyKey, ni.labels[sc.topologyKey]}]
+			v, ok := ni.labels[sc.topologyKey]
+			if !ok {
+				continue
+			}
+			cnt := ss.counts[topoPair{sc.topologyKey, v}]
 			s += float64(cnt)*ss.weights[j] + float64(sc.maxSkew-1)
 		}
 		out[i] = int64(math.Round(s))

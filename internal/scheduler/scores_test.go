@@ -5,20 +5,14 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestScores(t *testing.T) {
 	twoZones := func() []*v1.Node {
 		return []*v1.Node{mkNode("a1", nodeLabel(labelZone, "a")), mkNode("a2", nodeLabel(labelZone, "a")), mkNode("b1", nodeLabel(labelZone, "b"))}
 	}
-	tests := []struct {
-		name     string
-		scoring  string
-		nodes    []*v1.Node
-		existing []*v1.Pod
-		pod      *v1.Pod
-		want     string
-	}{
+	tests := []scoreCase{
 		{
 			name:     "least allocated spreads load",
 			nodes:    []*v1.Node{mkNode("busy"), mkNode("idle")},
@@ -94,7 +88,7 @@ func TestScores(t *testing.T) {
 			want: "b1",
 		},
 	}
-	for _, tc := range tests {
+	for _, tc := range append(tests, defaultSpreadCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestCache(tc.nodes, tc.existing)
 			for seed := uint64(0); seed < 5; seed++ {
@@ -107,6 +101,45 @@ func TestScores(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+type scoreCase = struct {
+	name     string
+	scoring  string
+	nodes    []*v1.Node
+	existing []*v1.Pod
+	pod      *v1.Pod
+	want     string
+}
+
+func ownedBy(kind string) podOpt {
+	return func(p *v1.Pod) {
+		yes := true
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: "web-abc", UID: "rs-uid", Controller: &yes}}
+	}
+}
+
+// defaultSpreadCases check the system's default spreading of replicas: it outweighs a
+// small difference in load.
+func defaultSpreadCases() []scoreCase {
+	nodes := func() []*v1.Node { return []*v1.Node{mkNode("n1"), mkNode("n2")} }
+	existing := func() []*v1.Pod {
+		return []*v1.Pod{
+			mkPod("web-1", on("n1"), podLabel("app", "web"), ownedBy("ReplicaSet")),
+			mkPod("web-2", on("n1"), podLabel("app", "web"), ownedBy("ReplicaSet")),
+			mkPod("other", on("n2"), req("cpu", "500m", "memory", "1Gi")),
+		}
+	}
+	return []scoreCase{
+		{
+			name: "replicas of a ReplicaSet spread over nodes by default", nodes: nodes(), existing: existing(),
+			pod: mkPod("web-3", podLabel("app", "web"), ownedBy("ReplicaSet")), want: "n2",
+		},
+		{
+			name: "a bare pod with the same labels just goes to the emptier node", nodes: nodes(), existing: existing(),
+			pod: mkPod("web-3", podLabel("app", "web")), want: "n1",
+		},
 	}
 }
 
