@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/bosun-k8s/bosun/internal/agent"
 	"github.com/bosun-k8s/bosun/internal/certs"
 	"github.com/bosun-k8s/bosun/internal/images"
 	"github.com/bosun-k8s/bosun/internal/kubelet"
@@ -28,7 +29,7 @@ import (
 
 // testNode is an agent with its own containerd against a test API server.
 type testNode struct {
-	agent  *Agent
+	agent  *agent.Agent
 	client kubernetes.Interface
 	dir    string
 	name   string
@@ -48,7 +49,7 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 	n := &testNode{client: ts.Client, dir: dir, name: fmt.Sprintf("node-%d", suffix), cidr: freeCIDR(100, 200)}
 	bridge := fmt.Sprintf("ba%d", suffix)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := Config{
+	cfg := agent.Config{
 		RESTConfig: ts.RESTConfig, NodeName: n.name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
 		Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache"),
 		KubeletAddress: "127.0.0.1:0", RemovePodsOnExit: true,
@@ -56,7 +57,7 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 	if len(tlsCfg) > 0 {
 		cfg.KubeletTLS = tlsCfg[0]
 	}
-	n.agent, err = New(cfg)
+	n.agent, err = agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	certDir := t.TempDir()
-	kubeletTLS, err := KubeletTLS(ca, certDir, "test-node", "127.0.0.1")
+	kubeletTLS, err := agent.KubeletTLS(ca, certDir, "test-node", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +282,7 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 	suffix := rand.IntN(100000)
 	name, bridge, cidr := fmt.Sprintf("node-%d", suffix), fmt.Sprintf("ba%d", suffix), freeCIDR(100, 200)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var last *Agent
+	var last *agent.Agent
 	t.Cleanup(func() {
 		if last != nil {
 			if err := last.Cleanup(); err != nil {
@@ -291,7 +292,7 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 		_ = os.RemoveAll(dir)
 	})
 	run := func() (context.CancelFunc, chan error) {
-		a, err := New(Config{RESTConfig: ts.RESTConfig, NodeName: name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
+		a, err := agent.New(agent.Config{RESTConfig: ts.RESTConfig, NodeName: name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
 			Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache")})
 		if err != nil {
 			t.Fatal(err)

@@ -148,6 +148,17 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) (time.Duration, bool,
 		soon(left)
 	}
 
+	// A pod being brought up takes one of the start slots until its first
+	// containers run.
+	if w.sandboxID == "" && k.starts != nil {
+		select {
+		case k.starts <- struct{}{}:
+			defer func() { <-k.starts }()
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		}
+	}
+
 	// The sandbox.
 	sandboxErr := w.ensureSandbox(ctx, pod)
 	if sandboxErr != nil {
