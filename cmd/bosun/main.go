@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -52,6 +53,7 @@ func newServerCmd() *cobra.Command {
 	var cfg server.Config
 	var etcdEndpoints, logLevel string
 	var disableScheduler, disableControllers bool
+	var nodeIP string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server on embedded etcd, scheduler, controllers) and a local node agent",
@@ -65,6 +67,13 @@ func newServerCmd() *cobra.Command {
 			}
 			if cfg.Components == nil {
 				cfg.Components = []string{}
+			}
+			if nodeIP != "" {
+				ip, err := netip.ParseAddr(nodeIP)
+				if err != nil {
+					return fmt.Errorf("invalid --node-ip: %w", err)
+				}
+				cfg.NodeIP = ip
 			}
 			if etcdEndpoints != "" {
 				cfg.EtcdEndpoints = strings.Split(etcdEndpoints, ",")
@@ -102,6 +111,11 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.SchedulerScoring, "scheduler-scoring", "LeastAllocated", "how the scheduler scores nodes: LeastAllocated (spread load) or MostAllocated (bin packing)")
 	f.BoolVar(&disableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	f.BoolVar(&disableControllers, "disable-controller-manager", false, "do not run the controller manager in this process")
+	f.StringVar(&nodeIP, "node-ip", "", "this node's address (default: the source address of the default route)")
+	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "socket of a running containerd (default: the agent supervises its own)")
+	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "", "cluster DNS service address (default: the tenth address of the service CIDR, 10.43.0.10)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
+	f.BoolVar(&cfg.CleanupOnExit, "cleanup-on-exit", false, "remove the local node's pods and pod network when the server stops (default: pods keep running and are adopted on the next start)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -38,9 +38,13 @@ import (
 	"github.com/bosun-k8s/bosun/internal/certs"
 	"github.com/bosun-k8s/bosun/internal/controller/manager"
 	"github.com/bosun-k8s/bosun/internal/discovery"
+	"github.com/bosun-k8s/bosun/internal/dns"
+	"github.com/bosun-k8s/bosun/internal/endpoints"
 	"github.com/bosun-k8s/bosun/internal/etcd"
 	"github.com/bosun-k8s/bosun/internal/kubeletproxy"
+	"github.com/bosun-k8s/bosun/internal/node"
 	"github.com/bosun-k8s/bosun/internal/openapi"
+	"github.com/bosun-k8s/bosun/internal/proxy/loadbalancer"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
 	"github.com/bosun-k8s/bosun/internal/registry/groups"
 	"github.com/bosun-k8s/bosun/internal/scheduler"
@@ -61,6 +65,20 @@ type Config struct {
 	// Components to run beside the API server; nil: all that exist. Tests pass an empty,
 	// non-nil slice to run the API server alone.
 	Components []string
+	// NodeIP is this machine's address for the local node and cluster DNS; invalid: the source
+	// address of the default route.
+	NodeIP netip.Addr
+	// ClusterDNS is the kube-dns Service address (default 10.43.0.10); ClusterDomain the
+	// cluster's DNS domain (default cluster.local).
+	ClusterDNS    string
+	ClusterDomain string
+	// LoadBalancerPool holds the addresses LoadBalancer services get; empty: the node addresses.
+	LoadBalancerPool []netip.Prefix
+	// ContainerRuntimeEndpoint points the local node at a running containerd; empty: the node
+	// supervises its own.
+	ContainerRuntimeEndpoint string
+	// CleanupOnExit makes the local node remove its pods and network on shutdown.
+	CleanupOnExit bool
 	// SchedulerScoring is LeastAllocated (default, spreads load) or MostAllocated (packs).
 	SchedulerScoring string
 	// StorageTuning overrides storage defaults (tests shorten bookmark intervals).
@@ -115,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
+	}
 	if net.ParseIP(cfg.BindAddress) == nil {
 		return nil, fmt.Errorf("invalid --bind-address %q", cfg.BindAddress)
 	}
@@ -122,6 +143,13 @@ func New(cfg Config) (*Server, error) {
 		if _, _, err := net.ParseCIDR(c); err != nil {
 			return nil, fmt.Errorf("invalid CIDR %q: %w", c, err)
 		}
+	}
+	if cfg.ClusterDNS == "" {
+		svc := netip.MustParsePrefix(cfg.ServiceCIDR).Masked().Addr()
+		for i := 0; i < 10; i++ {
+			svc = svc.Next()
+		}
+		cfg.ClusterDNS = svc.String() // 10.43.0.10
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}, nil
 }
@@ -414,26 +442,23 @@ func profiling() http.Handler {
 const (
 	ComponentScheduler   = "scheduler"
 	ComponentControllers = "controllers"
+	ComponentDNS         = "dns"
+	ComponentAgent       = "agent"
 )
 
-// servedSubresources are the subresources beyond status and scale that the API server serves,
-// advertised in discovery and OpenAPI.
-func servedSubresources() []discovery.Subresource {
-	served := map[string]bool{"pods/binding": true, "pods/log": true, "pods/exec": true, "pods/attach": true,
-		"pods/portforward": true, "namespaces/finalize": true}
-	var out []discovery.Subresource
-	for _, sr := range discovery.StandardSubresources() {
-		if sr.Parent.Group == "" && served[sr.Parent.Resource+"/"+sr.Name] {
-			out = append(out, sr)
-		}
-	}
-	return out
-}
+// DNSPort is where cluster DNS listens on the node address; the proxy sends 10.43.0.10:53
+// there through the kube-dns Service.
+const DNSPort = 10053
 
 // AllComponents lists every component bosun server can run beside the API server.
-func AllComponents() []string { return []string{ComponentScheduler, ComponentControllers} }
+func AllComponents() []string {
+	return []string{ComponentScheduler, ComponentControllers, ComponentDNS, ComponentAgent}
+}
 
 func (s *Server) wants(name string) bool {
+	if (name == ComponentAgent || name == ComponentDNS) && s.cfg.DisableAgent {
+		return false // cluster DNS is reached through a node's service proxy
+	}
 	if s.cfg.Components == nil {
 		return true
 	}
@@ -469,6 +494,38 @@ func (s *Server) runComponents(ctx context.Context, cfg *rest.Config) error {
 			return fmt.Errorf("controller manager: %w", err)
 		}
 		g.Go(func() error { return cm.Run(ctx) })
+		ep, err := endpoints.New(endpoints.Config{Client: client, Logger: s.log.With("component", "endpoints")})
+		if err != nil {
+			return fmt.Errorf("endpoints controllers: %w", err)
+		}
+		g.Go(func() error { return ep.Run(ctx) })
+		lb, err := loadbalancer.New(loadbalancer.Config{Client: client, Pool: s.cfg.LoadBalancerPool, Logger: s.log.With("component", "loadbalancer")})
+		if err != nil {
+			return fmt.Errorf("load balancer controller: %w", err)
+		}
+		g.Go(func() error { return lb.Run(ctx) })
+	}
+	nodeIP := s.cfg.NodeIP
+	if !nodeIP.IsValid() {
+		nodeIP = node.DefaultNodeIP()
+	}
+	if s.wants(ComponentDNS) {
+		listen := netip.AddrPortFrom(nodeIP, DNSPort)
+		d, err := dns.New(dns.Config{Client: client, Domain: s.cfg.ClusterDomain, Listen: listen.String(), Logger: s.log.With("component", "dns")})
+		if err != nil {
+			return fmt.Errorf("dns: %w", err)
+		}
+		g.Go(func() error { return d.Run(ctx) })
+		g.Go(func() error {
+			return dns.EnsureKubeDNS(ctx, client, netip.MustParseAddr(s.cfg.ClusterDNS), []netip.AddrPort{listen})
+		})
+	}
+	if s.wants(ComponentAgent) {
+		n, err := s.newNode(cfg, nodeIP)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		g.Go(func() error { return n.Run(ctx) })
 	}
 	g.Go(func() error { <-ctx.Done(); return nil })
 	return g.Wait()

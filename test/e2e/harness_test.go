@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bosun-k8s/bosun/internal/netharness"
 )
 
 // bosunBin is the binary built once for every test.
@@ -48,6 +50,9 @@ type cluster struct {
 	port       int
 	cmd        *exec.Cmd
 	log        *bytes.Buffer
+	// ns, when set, is the network namespace the cluster runs in (its only link leads
+	// nowhere, so no packet can leave the machine); kubectl runs there too.
+	ns *netharness.NS
 }
 
 func freePort(t *testing.T) int {
@@ -73,24 +78,39 @@ func (c *cluster) start(extra ...string) {
 	t := c.t
 	args := append([]string{"server", "--data-dir", c.dir, "--bind-address", "127.0.0.1",
 		"--https-port", strconv.Itoa(c.port)}, extra...)
-	c.cmd = exec.Command(bosunBin, args...)
+	if c.ns != nil {
+		c.cmd = c.ns.Command(context.Background(), bosunBin, args...)
+	} else {
+		c.cmd = exec.Command(bosunBin, args...)
+	}
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.port))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		if c.ready() {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("bosun server not ready after 60s; log:\n%s", c.log.String())
+}
+
+// ready reports whether /readyz answers 200.
+func (c *cluster) ready() bool {
+	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", c.port)
+	if c.ns != nil {
+		out, err := c.ns.Output(context.Background(), "curl", "-ksf", "--max-time", "2", url)
+		return err == nil && strings.TrimSpace(out) == "ok"
+	}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -106,7 +126,7 @@ func (c *cluster) stop() {
 		if err != nil {
 			c.t.Errorf("bosun server exited with %v after SIGTERM; log:\n%s", err, c.log.String())
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		_ = c.cmd.Process.Kill()
 		<-done
 		c.t.Errorf("bosun server did not stop within 30s of SIGTERM")
@@ -119,6 +139,9 @@ func (c *cluster) kubectlWith(bin string, stdin string, args ...string) (string,
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if c.ns != nil {
+		cmd = c.ns.Command(ctx, bin, args...)
+	}
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "HOME="+c.home)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
@@ -147,6 +170,36 @@ func (c *cluster) mustStdin(stdin string, args ...string) string {
 		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
+}
+
+// startNodeCluster runs a whole cluster — control plane and the local node with containerd —
+// inside a network namespace of the test's own, and fails the test if any packet tried to
+// leave it.
+func startNodeCluster(t *testing.T, extra ...string) *cluster {
+	t.Helper()
+	ns := netharness.New(t)
+	if err := ns.WatchLeaks(); err != nil {
+		t.Fatal(err)
+	}
+	// A short data dir: containerd's sockets live under it (108-byte limit on socket paths).
+	dir, err := os.MkdirTemp("/tmp", "bosun-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, dir: dir, home: t.TempDir(), port: 6443, log: &bytes.Buffer{}, ns: ns}
+	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
+	c.start(append([]string{"--node-ip", netharness.NodeIP.String(), "--cleanup-on-exit"}, extra...)...)
+	t.Cleanup(func() {
+		c.stop()
+		if n, err := ns.Leaks(); err != nil || n != 0 {
+			t.Errorf("%d packets tried to leave the machine (err %v)", n, err)
+		}
+		if t.Failed() {
+			t.Logf("bosun log:\n%s", c.log.String())
+		}
+		os.RemoveAll(dir)
+	})
+	return c
 }
 
 func manifest(name string) string { return filepath.Join("testdata", "manifests", name) }
