@@ -41,6 +41,8 @@ type cycleState struct {
 
 	hardSpread spreadState
 	softSpread spreadState
+
+	reasons []string // filter's result buffer
 }
 
 type spreadConstraint struct {
@@ -307,43 +309,49 @@ func (st *cycleState) countSpread(c *Cache, cs []spreadConstraint, domainNodes [
 
 // filter runs every filter on one node, in upstream's order, and returns the reasons the
 // node cannot take the pod (none: it fits). A node failing a filter is not checked further.
+// The result is valid until the next call.
 func (st *cycleState) filter(ni *NodeInfo) []string {
+	st.reasons = st.reasons[:0]
+	one := func(r string) []string {
+		st.reasons = append(st.reasons, r)
+		return st.reasons
+	}
 	pod := st.pod.Pod
 	node := ni.Node
 	if node.Spec.Unschedulable && !toleratedBy(pod.Spec.Tolerations, &v1.Taint{Key: taintUnschedulable, Effect: v1.TaintEffectNoSchedule}) {
-		return []string{reasonUnschedulable}
+		return one(reasonUnschedulable)
 	}
 	if pod.Spec.NodeName != "" && pod.Spec.NodeName != node.Name {
-		return []string{reasonNodeName}
+		return one(reasonNodeName)
 	}
 	if t, bad := untoleratedTaint(ni.Taints, pod.Spec.Tolerations); bad {
-		return []string{taintReason(t)}
+		return one(taintReason(t))
 	}
 	if !st.affinity.matches(ni) {
-		return []string{reasonNodeAffinity}
+		return one(reasonNodeAffinity)
 	}
 	for _, want := range st.pod.hostPorts {
 		for _, used := range ni.usedPorts {
 			if want.conflicts(used) {
-				return []string{reasonNodePorts}
+				return one(reasonNodePorts)
 			}
 		}
 	}
-	if r := fitsResources(st.pod, ni); len(r) > 0 {
-		return r
+	if st.reasons = fitsResources(st.pod, ni, st.reasons); len(st.reasons) > 0 {
+		return st.reasons
 	}
 	if r := st.filterSpread(ni); r != "" {
-		return []string{r}
+		return one(r)
 	}
 	if r := st.filterInterPod(ni); r != "" {
-		return []string{r}
+		return one(r)
 	}
 	return nil
 }
 
 // fitsResources checks the pod's requests against what is left of the node's allocatable.
-func fitsResources(pi *PodInfo, ni *NodeInfo) []string {
-	var reasons []string
+// Reasons are appended to reasons.
+func fitsResources(pi *PodInfo, ni *NodeInfo, reasons []string) []string {
 	if ni.Requested.Pods+1 > ni.Allocatable.Pods {
 		reasons = append(reasons, reasonTooManyPods)
 	}
