@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +94,27 @@ func TestStatefulSetWithKubectl(t *testing.T) {
 	if _, err := c.client.CoreV1().PersistentVolumeClaims("sts").Get(ctx, "data-web-2", metav1.GetOptions{}); err != nil {
 		t.Errorf("claim of a removed pod is gone: %v", err)
 	}
+}
+
+func TestStatefulSetClaimRetentionDelete(t *testing.T) {
+	c := start(t)
+	ctx := context.Background()
+	createNamespace(t, c, "sts")
+	c.runKubelet(t, "sts", 20*time.Millisecond)
+	m := strings.Replace(stsManifest, "  serviceName: web\n", "  serviceName: web\n  persistentVolumeClaimRetentionPolicy:\n    whenDeleted: Delete\n    whenScaled: Delete\n", 1)
+	mustKubectl(t, c, m, "apply", "-f", "-")
+	mustKubectl(t, c, "", "-n", "sts", "rollout", "status", "sts/web", "--timeout=60s")
+	mustKubectl(t, c, "", "-n", "sts", "scale", "sts/web", "--replicas=1")
+	eventually(t, "the claims of removed pods to be collected", func() (bool, error) {
+		l, err := c.client.CoreV1().PersistentVolumeClaims("sts").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(l.Items) == 1 && l.Items[0].Name == "data-web-0", nil
+	})
+	mustKubectl(t, c, "", "-n", "sts", "delete", "sts/web")
+	eventually(t, "the remaining claim to go with the set", func() (bool, error) {
+		l, err := c.client.CoreV1().PersistentVolumeClaims("sts").List(ctx, metav1.ListOptions{})
+		return err == nil && len(l.Items) == 0, err
+	})
 }

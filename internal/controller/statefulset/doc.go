@@ -1,6 +1,9 @@
 // Package statefulset runs StatefulSets: pods with stable names
 // (<set>-<ordinal>), hostnames (under spec.serviceName) and storage (one
-// PersistentVolumeClaim per volumeClaimTemplate and pod, kept when pods go),
+// PersistentVolumeClaim per volumeClaimTemplate and pod, kept when pods go
+// unless persistentVolumeClaimRetentionPolicy says Delete: then the claims
+// are owned by the set, or handed to a pod removed by scale-down, and the
+// garbage collector removes them),
 // as upstream's StatefulSet controller does.
 //
 // With OrderedReady pod management, pod N is created only once pods below

@@ -420,6 +420,11 @@ func (c *Controller) manage(ctx context.Context, set *appsv1.StatefulSet, pods [
 		if ordered && !healthy {
 			return nil
 		}
+		if retainPolicy(set).WhenScaled == appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
+			if err := c.giveClaimsToPod(ctx, set, p); err != nil {
+				return err
+			}
+		}
 		if err := c.deletePod(ctx, set, p, "delete"); err != nil {
 			return err
 		}
@@ -508,6 +513,9 @@ func (c *Controller) ensureClaim(ctx context.Context, set *appsv1.StatefulSet, t
 		}
 	}
 	pvc.Status = corev1.PersistentVolumeClaimStatus{}
+	if retainPolicy(set).WhenDeleted == appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
+		pvc.OwnerReferences = []metav1.OwnerReference{plainOwnerRef(set.Name, set.UID, stsKind.GroupVersion().String(), stsKind.Kind)}
+	}
 	_, err := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
 	if err == nil {
 		c.recorder.Eventf(set, corev1.EventTypeNormal, "SuccessfulCreate", "create Claim %s for Pod %s in StatefulSet %s success",
@@ -574,6 +582,62 @@ func (c *Controller) updateStatus(ctx context.Context, set *appsv1.StatefulSet, 
 	set.Status = st
 	if _, err := c.client.AppsV1().StatefulSets(set.Namespace).UpdateStatus(ctx, set, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update status of statefulset %s/%s: %w", set.Namespace, set.Name, err)
+	}
+	return nil
+}
+
+// retainPolicy returns the claim retention policy (Retain by default).
+func retainPolicy(set *appsv1.StatefulSet) appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy {
+	p := appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+		WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+	}
+	if r := set.Spec.PersistentVolumeClaimRetentionPolicy; r != nil {
+		if r.WhenDeleted != "" {
+			p.WhenDeleted = r.WhenDeleted
+		}
+		if r.WhenScaled != "" {
+			p.WhenScaled = r.WhenScaled
+		}
+	}
+	return p
+}
+
+func plainOwnerRef(name string, uid types.UID, apiVersion, kind string) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid}
+}
+
+// giveClaimsToPod makes a condemned pod own its claims instead of the set,
+// so the garbage collector removes them with it (whenScaled: Delete).
+func (c *Controller) giveClaimsToPod(ctx context.Context, set *appsv1.StatefulSet, p *corev1.Pod) error {
+	for _, tmpl := range set.Spec.VolumeClaimTemplates {
+		name := tmpl.Name + "-" + p.Name
+		pvc, err := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get claim %s: %w", name, err)
+		}
+		// The pod becomes the only owner among the two: the set lets go.
+		owned := false
+		var refs []metav1.OwnerReference
+		for _, r := range pvc.OwnerReferences {
+			owned = owned || r.UID == p.UID
+			if r.UID != set.UID {
+				refs = append(refs, r)
+			}
+		}
+		if owned && len(refs) == len(pvc.OwnerReferences) {
+			continue
+		}
+		if !owned {
+			refs = append(refs, plainOwnerRef(p.Name, p.UID, "v1", "Pod"))
+		}
+		pvc.OwnerReferences = refs
+		if _, err := c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Update(ctx, pvc, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("hand claim %s to its pod: %w", name, err)
+		}
 	}
 	return nil
 }
