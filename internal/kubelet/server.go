@@ -99,8 +99,18 @@ func (k *Kubelet) findInstance(ctx context.Context, ns, podName, container strin
 		}
 		return nil, nil, http.StatusInternalServerError, err
 	}
-	if container == "" && len(pod.Spec.Containers) == 1 {
+	if container == "" {
+		if len(pod.Spec.Containers) != 1 {
+			var names []string
+			for _, c := range pod.Spec.Containers {
+				names = append(names, c.Name)
+			}
+			return nil, nil, http.StatusBadRequest, fmt.Errorf("a container name must be specified for pod %s, choose one of: %v", podName, names)
+		}
 		container = pod.Spec.Containers[0].Name
+	}
+	if findContainer(pod, container) == nil {
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("container %s is not valid for pod %s", container, podName)
 	}
 	list, err := k.runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: map[string]string{
 		LabelManaged: "true", LabelPodUID: string(pod.UID), LabelContainer: container,
