@@ -37,6 +37,10 @@ type Runtime interface {
 	PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error)
 }
 
+// requestTimeout bounds every CRI call, as upstream's runtime request
+// timeout does: a hung runtime fails calls instead of hanging workers.
+const requestTimeout = 2 * time.Minute
+
 // CRIRuntime talks CRI v1 to a runtime over its unix socket.
 type CRIRuntime struct {
 	conn *grpc.ClientConn
@@ -64,6 +68,8 @@ func NewCRIRuntime(endpoint string) (*CRIRuntime, error) {
 func (r *CRIRuntime) Close() error { return r.conn.Close() }
 
 func (r *CRIRuntime) Version(ctx context.Context) (*runtimeapi.VersionResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	v, err := r.rs.Version(ctx, &runtimeapi.VersionRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("cri version: %w", err)
@@ -72,6 +78,8 @@ func (r *CRIRuntime) Version(ctx context.Context) (*runtimeapi.VersionResponse, 
 }
 
 func (r *CRIRuntime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		return "", fmt.Errorf("run pod sandbox: %w", err)
@@ -80,6 +88,8 @@ func (r *CRIRuntime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandb
 }
 
 func (r *CRIRuntime) StopPodSandbox(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	if _, err := r.rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
 		return fmt.Errorf("stop pod sandbox %s: %w", id, err)
 	}
@@ -87,6 +97,8 @@ func (r *CRIRuntime) StopPodSandbox(ctx context.Context, id string) error {
 }
 
 func (r *CRIRuntime) RemovePodSandbox(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	if _, err := r.rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
 		return fmt.Errorf("remove pod sandbox %s: %w", id, err)
 	}
@@ -94,6 +106,8 @@ func (r *CRIRuntime) RemovePodSandbox(ctx context.Context, id string) error {
 }
 
 func (r *CRIRuntime) PodSandboxStatus(ctx context.Context, id string) (*runtimeapi.PodSandboxStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
 	if err != nil {
 		return nil, fmt.Errorf("pod sandbox status %s: %w", id, err)
@@ -102,6 +116,8 @@ func (r *CRIRuntime) PodSandboxStatus(ctx context.Context, id string) (*runtimea
 }
 
 func (r *CRIRuntime) ListPodSandbox(ctx context.Context, filter *runtimeapi.PodSandboxFilter) ([]*runtimeapi.PodSandbox, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: filter})
 	if err != nil {
 		return nil, fmt.Errorf("list pod sandboxes: %w", err)
@@ -110,6 +126,8 @@ func (r *CRIRuntime) ListPodSandbox(ctx context.Context, filter *runtimeapi.PodS
 }
 
 func (r *CRIRuntime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandboxID, Config: cfg, SandboxConfig: sandboxCfg})
 	if err != nil {
 		return "", fmt.Errorf("create container: %w", err)
@@ -118,6 +136,8 @@ func (r *CRIRuntime) CreateContainer(ctx context.Context, sandboxID string, cfg 
 }
 
 func (r *CRIRuntime) StartContainer(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	if _, err := r.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
@@ -125,6 +145,8 @@ func (r *CRIRuntime) StartContainer(ctx context.Context, id string) error {
 }
 
 func (r *CRIRuntime) StopContainer(ctx context.Context, id string, timeout int64) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	if _, err := r.rs.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: timeout}); err != nil {
 		return fmt.Errorf("stop container %s: %w", id, err)
 	}
@@ -132,6 +154,8 @@ func (r *CRIRuntime) StopContainer(ctx context.Context, id string, timeout int64
 }
 
 func (r *CRIRuntime) RemoveContainer(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	if _, err := r.rs.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
@@ -139,6 +163,8 @@ func (r *CRIRuntime) RemoveContainer(ctx context.Context, id string) error {
 }
 
 func (r *CRIRuntime) ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: filter})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
@@ -147,6 +173,8 @@ func (r *CRIRuntime) ListContainers(ctx context.Context, filter *runtimeapi.Cont
 }
 
 func (r *CRIRuntime) ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
 	if err != nil {
 		return nil, fmt.Errorf("container status %s: %w", id, err)
@@ -169,6 +197,8 @@ func (r *CRIRuntime) ExecSync(ctx context.Context, id string, cmd []string, time
 }
 
 func (r *CRIRuntime) ImageStatus(ctx context.Context, image string) (*runtimeapi.Image, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}})
 	if err != nil {
 		return nil, fmt.Errorf("image status %s: %w", image, err)
@@ -177,6 +207,8 @@ func (r *CRIRuntime) ImageStatus(ctx context.Context, image string) (*runtimeapi
 }
 
 func (r *CRIRuntime) PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.is.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, SandboxConfig: sandboxCfg})
 	if err != nil {
 		return "", fmt.Errorf("pull image %s: %w", image, err)
@@ -185,6 +217,8 @@ func (r *CRIRuntime) PullImage(ctx context.Context, image string, sandboxCfg *ru
 }
 
 func (r *CRIRuntime) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.Exec(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("exec: %w", err)
@@ -193,6 +227,8 @@ func (r *CRIRuntime) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (str
 }
 
 func (r *CRIRuntime) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.Attach(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("attach: %w", err)
@@ -201,6 +237,8 @@ func (r *CRIRuntime) Attach(ctx context.Context, req *runtimeapi.AttachRequest) 
 }
 
 func (r *CRIRuntime) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := r.rs.PortForward(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("port forward: %w", err)
