@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 
 	"github.com/bosun-k8s/bosun/internal/scheduler"
 	"github.com/bosun-k8s/bosun/internal/server"
@@ -70,6 +71,7 @@ func run() error {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	klog.SetSlogLogger(logger) // client-go's own messages (event sink retries) follow -v too
 
 	dir, err := os.MkdirTemp("", "schedbench-")
 	if err != nil {
