@@ -75,6 +75,9 @@ func New(cfg Config) (*Supervisor, error) {
 	if cfg.Binary == "" {
 		cfg.Binary = "containerd"
 	}
+	if _, err := exec.LookPath(cfg.Binary); err != nil {
+		return nil, fmt.Errorf("containerd: %w (install containerd and runc)", err)
+	}
 	if cfg.CNIBinDir == "" {
 		for _, d := range []string{"/usr/lib/cni", "/opt/cni/bin"} {
 			if _, err := os.Stat(filepath.Join(d, "bridge")); err == nil {

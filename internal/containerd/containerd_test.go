@@ -26,6 +26,7 @@ func TestNewValidates(t *testing.T) {
 		{"ok", Config{DataDir: "/tmp/x", PodCIDR: "10.42.1.0/24"}, true},
 		{"no data dir", Config{PodCIDR: "10.42.1.0/24"}, false},
 		{"bad cidr", Config{DataDir: "/tmp/x", PodCIDR: "10.42.1.0"}, false},
+		{"no such binary", Config{DataDir: "/tmp/x", PodCIDR: "10.42.1.0/24", Binary: "/nonexistent/containerd"}, false},
 		{"socket too long", Config{DataDir: "/tmp/" + strings.Repeat("d", 90), PodCIDR: "10.42.1.0/24"}, false},
 	}
 	for _, c := range cases {
