@@ -351,6 +351,18 @@ func (s *Server) listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// advertiseAddress is the address the kubernetes service's endpoint points at: the bind
+// address when it is a specific routable one, else the node address.
+func (s *Server) advertiseAddress() netip.Addr {
+	if a, err := netip.ParseAddr(s.cfg.BindAddress); err == nil && !a.IsUnspecified() && !a.IsLoopback() {
+		return a
+	}
+	if s.cfg.NodeIP.IsValid() {
+		return s.cfg.NodeIP
+	}
+	return node.DefaultNodeIP()
+}
+
 // servingLeaf names every address the API server is reached at.
 func servingLeaf(serviceCIDR string) certs.Leaf {
 	leaf := certs.Leaf{
@@ -405,7 +417,7 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
 		}
 	}
-	return ensureKubernetesService(ctx, client, firstServiceIP(s.cfg.ServiceCIDR).String(), hostIP(), int32(s.port))
+	return ensureKubernetesService(ctx, client, firstServiceIP(s.cfg.ServiceCIDR).String(), s.advertiseAddress(), int32(s.port))
 }
 
 // bootstrapNamespaces creates the namespaces every cluster starts with.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -83,21 +82,6 @@ func (sa *serviceAdmission) repairLoop(ctx context.Context, res *storage.Resourc
 			}
 		}
 	}
-}
-
-// hostIP is the address other machines and pods reach this server at: the first global
-// unicast IPv4 address, else loopback.
-func hostIP() netip.Addr {
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
-				if ip, ok := netip.AddrFromSlice(ipn.IP.To4()); ok {
-					return ip
-				}
-			}
-		}
-	}
-	return netip.MustParseAddr("127.0.0.1")
 }
 
 // ensureKubernetesService keeps default/kubernetes (the first service IP, port 443) pointing

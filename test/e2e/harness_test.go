@@ -76,7 +76,11 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 
 func (c *cluster) start(extra ...string) {
 	t := c.t
-	args := append([]string{"server", "--data-dir", c.dir, "--bind-address", "127.0.0.1",
+	bind := "127.0.0.1"
+	if c.ns != nil {
+		bind = "0.0.0.0" // pods reach the API through the kubernetes service; the namespace is sealed
+	}
+	args := append([]string{"server", "--data-dir", c.dir, "--bind-address", bind,
 		"--https-port", strconv.Itoa(c.port)}, extra...)
 	if c.ns != nil {
 		c.cmd = c.ns.Command(context.Background(), bosunBin, args...)
