@@ -294,3 +294,32 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// flakyBinder fails its first binding, then binds like recordingBinder.
+type flakyBinder struct {
+	*recordingBinder
+	mu     sync.Mutex
+	failed bool
+}
+
+func (b *flakyBinder) Bind(ctx context.Context, pod *v1.Pod, node string) error {
+	b.mu.Lock()
+	first := !b.failed
+	b.failed = true
+	b.mu.Unlock()
+	if first {
+		return fmt.Errorf("etcd is having a bad day")
+	}
+	return b.recordingBinder.Bind(ctx, pod, node)
+}
+
+func TestFailedBindingIsRetriedAndForgotten(t *testing.T) {
+	h := startHarness(t, Config{}, mkNode("node-a", alloc(v1.ResourceCPU, "1")))
+	// Swap in the flaky binder before any pod exists.
+	fb := &flakyBinder{recordingBinder: h.binder}
+	h.sched.binder = fb
+	h.createPod(mkPod("web", req("cpu", "1")))
+	h.waitFor("Binding rejected event", func() bool { return h.events.has("Warning FailedScheduling Binding rejected: etcd is having a bad day") })
+	// The pod was forgotten after the failure, so the node's cpu is free for its retry.
+	h.waitBound("default/web", "node-a")
+}
