@@ -319,7 +319,9 @@ func TestFailedBindingIsRetriedAndForgotten(t *testing.T) {
 	fb := &flakyBinder{recordingBinder: h.binder}
 	h.sched.binder = fb
 	h.createPod(mkPod("web", req("cpu", "1")))
-	h.waitFor("Binding rejected event", func() bool { return h.events.has("Warning FailedScheduling Binding rejected: etcd is having a bad day") })
+	h.waitFor("Binding rejected event", func() bool {
+		return h.events.has("Warning FailedScheduling Binding rejected: etcd is having a bad day")
+	})
 	// The pod was forgotten after the failure, so the node's cpu is free for its retry.
 	h.waitBound("default/web", "node-a")
 }
