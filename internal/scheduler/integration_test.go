@@ -237,3 +237,17 @@ func TestIntegrationLeaderElection(t *testing.T) {
 		t.Fatalf("lease held by %v, want server-1", lease.Spec.HolderIdentity)
 	}
 }
+
+// TestIntegrationServerRunsScheduler checks the scheduler as bosun server runs it (leader
+// election, the server's own client).
+func TestIntegrationServerRunsScheduler(t *testing.T) {
+	ts := testserver.Start(t, testserver.Options{Components: []string{"scheduler"}})
+	createNode(t, ts.Client, "node-a", "4", nil)
+	if _, err := ts.Client.CoreV1().Pods("default").Create(context.Background(), pod("web", cpuRequest("1")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitBound(t, ts.Client, "web"); p.Spec.NodeName != "node-a" {
+		t.Fatalf("bound to %s", p.Spec.NodeName)
+	}
+	eventFor(t, ts.Client, "web", "Scheduled", "Successfully assigned default/web to node-a")
+}
