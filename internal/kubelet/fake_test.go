@@ -29,6 +29,8 @@ type fakeRuntime struct {
 	// execResult is the exit code ExecSync returns for a command's first word.
 	execResult map[string]int32
 	stops      []string // "id:timeout"
+	// pullBlocks makes PullImage wait until its context ends.
+	pullBlocks bool
 }
 
 type fakeSandbox struct {
@@ -278,10 +280,15 @@ func (f *fakeRuntime) ImageStatus(_ context.Context, image string) (*runtimeapi.
 	return nil, nil
 }
 
-func (f *fakeRuntime) PullImage(_ context.Context, image string, _ *runtimeapi.PodSandboxConfig) (string, error) {
+func (f *fakeRuntime) PullImage(ctx context.Context, image string, _ *runtimeapi.PodSandboxConfig) (string, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.record("PullImage %s", image)
+	block := f.pullBlocks
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
 	return "", status.Errorf(codes.NotFound, "failed to pull and unpack image %q: not found", image)
 }
 

@@ -510,3 +510,22 @@ func TestFinishedPodNeverRunsAgain(t *testing.T) {
 		t.Errorf("status of the finished pod changed: %+v %v", p.Status, err)
 	}
 }
+
+func TestDeletionCancelsAHungPull(t *testing.T) {
+	rt := newFakeRuntime()
+	rt.pullBlocks = true
+	pod := testPod("slowpull", "a")
+	pod.Spec.Containers[0].Image = "example.invalid/slow:1"
+	h := startKubelet(t, rt, pod)
+	h.waitFor("the pull to start", func() bool { return len(rt.Calls("PullImage")) == 1 })
+	h.markDeleted("default", "slowpull", 1)
+	// The pull would hang for minutes; deletion must not wait for it.
+	h.waitFor("the kubelet to delete the pod", func() bool {
+		for _, a := range h.client.Actions() {
+			if d, ok := a.(k8stesting.DeleteAction); ok && d.GetName() == "slowpull" {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -186,7 +186,7 @@ func (w *podWorker) sync(ctx context.Context, pod *v1.Pod) (time.Duration, bool,
 				return time.Second, false, err
 			}
 		}
-		w.probes.sync(ctx, pod, containers, w.podIPs)
+		w.probes.sync(w.runCtx, pod, containers, w.podIPs) // probes outlive this sync
 	}
 
 	status := w.computeStatus(pod, containers, false)

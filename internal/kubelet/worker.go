@@ -38,9 +38,14 @@ type podWorker struct {
 	started bool // guarded by k.mu
 	kickCh  chan struct{}
 
-	mu   sync.Mutex
-	pod  *v1.Pod // latest seen; kept after the pod is gone
-	gone bool
+	mu         sync.Mutex
+	pod        *v1.Pod // latest seen; kept after the pod is gone
+	gone       bool
+	syncCancel context.CancelFunc // cancels the running sync, if any
+
+	// runCtx is the worker's own context (probes live as long as it);
+	// set once when run starts.
+	runCtx context.Context
 
 	// Owned by the worker goroutine.
 	state       workerState
@@ -81,6 +86,11 @@ func newPodWorker(k *Kubelet, uid types.UID) *podWorker {
 func (w *podWorker) update(pod *v1.Pod, kick bool) {
 	w.mu.Lock()
 	w.pod = pod
+	if pod.DeletionTimestamp != nil && w.syncCancel != nil {
+		// A sync stuck in a long call (an image pull) must not delay
+		// the pod's termination.
+		w.syncCancel()
+	}
 	w.mu.Unlock()
 	if kick {
 		w.kick()
@@ -90,6 +100,9 @@ func (w *podWorker) update(pod *v1.Pod, kick bool) {
 func (w *podWorker) markGone() {
 	w.mu.Lock()
 	w.markGoneLocked()
+	if w.syncCancel != nil {
+		w.syncCancel()
+	}
 	w.mu.Unlock()
 	w.kick()
 }
@@ -111,6 +124,7 @@ func (w *podWorker) snapshot() (*v1.Pod, bool) {
 
 // run is the worker's loop: one step of the state machine per wake-up.
 func (w *podWorker) run(ctx context.Context) {
+	w.runCtx = ctx
 	defer w.probes.stopAll()
 	log := w.k.log.With("uid", w.uid)
 	for {
@@ -125,7 +139,15 @@ func (w *podWorker) run(ctx context.Context) {
 				w.state = stateTerminating
 				continue
 			}
-			resync, terminal, err := w.sync(ctx, pod)
+			sctx, cancel := context.WithCancel(ctx)
+			w.mu.Lock()
+			w.syncCancel = cancel
+			w.mu.Unlock()
+			resync, terminal, err := w.sync(sctx, pod)
+			w.mu.Lock()
+			w.syncCancel = nil
+			w.mu.Unlock()
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				log.Warn("sync pod", "err", err)
 			}
