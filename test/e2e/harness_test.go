@@ -140,7 +140,7 @@ func (c *cluster) stop() {
 
 // kubectl runs the real kubectl (the /usr/bin dispatcher, or a given binary) against the cluster.
 func (c *cluster) kubectlWith(bin string, stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	if c.ns != nil {

@@ -112,3 +112,71 @@ func TestServicesReachPods(t *testing.T) {
 }
 
 func netharnessNodeIP() string { return "192.0.2.1" }
+
+// TestRollingUpdateAndUndo: the seeds' deployment rolls from v1 to v2 one pod at a time with
+// never fewer than three available (maxUnavailable 25% of 3 rounds to 0), records history with
+// change-cause, and rolls back to revision 1.
+func TestRollingUpdateAndUndo(t *testing.T) {
+	c := startNodeCluster(t)
+	c.waitFor("node Ready", 120*time.Second, func(s string) bool { return strings.TrimSpace(s) == "True" },
+		"get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}`)
+	c.must("apply", "-f", manifest("simple-deployment.yaml"))
+	c.must("annotate", "deployment/hello", "kubernetes.io/change-cause=first version")
+	c.must("rollout", "status", "deployment/hello", "--timeout=120s")
+
+	stop := make(chan struct{})
+	minAvailable := make(chan int, 1)
+	go func() {
+		low := 3
+		for {
+			select {
+			case <-stop:
+				minAvailable <- low
+				return
+			default:
+			}
+			out, err := c.kubectl("get", "deployment", "hello", "-o", "jsonpath={.status.availableReplicas}")
+			if n, ok := atoi(out); err == nil && ok && n < low {
+				low = n
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	c.must("apply", "-f", manifest("deployment-update.yaml"))
+	c.must("annotate", "deployment/hello", "kubernetes.io/change-cause=second version", "--overwrite")
+	c.must("rollout", "status", "deployment/hello", "--timeout=180s")
+	close(stop)
+	if low := <-minAvailable; low < 3 {
+		t.Errorf("available replicas dropped to %d during the rolling update", low)
+	}
+	// Old pods may still be terminating (hello keeps serving a few seconds after SIGTERM).
+	c.waitFor("only v2 pods after the update", 120*time.Second, func(s string) bool {
+		return strings.Count(s, "bosun.local/hello:v2") == 3 && !strings.Contains(s, ":v1")
+	}, "get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}")
+	hist := c.must("rollout", "history", "deployment/hello")
+	contains(t, "rollout history", hist, "REVISION", "CHANGE-CAUSE", "1 ", "2 ", "second version")
+
+	c.must("rollout", "undo", "deployment/hello", "--to-revision=1")
+	c.must("rollout", "status", "deployment/hello", "--timeout=180s")
+	if img := c.must("get", "deployment", "hello", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "bosun.local/hello:v1" {
+		t.Errorf("image after undo: %s", img)
+	}
+	c.waitFor("v1 pods after undo", 120*time.Second, func(s string) bool {
+		return strings.Count(s, "bosun.local/hello:v1") == 3 && !strings.Contains(s, ":v2")
+	}, "get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}")
+}
+
+func atoi(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, true
+	}
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n, true
+}
