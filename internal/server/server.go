@@ -226,9 +226,21 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	// Shutdown runs in the reverse order of start: components first (they release their
+	// leases and stop their pods through the API), then the API server and storage, then etcd.
+	signal := ctx
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return et.Run(ctx) })
+	etcdCtx, stopEtcd := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEtcd()
 	g.Go(func() error {
+		err := et.Run(etcdCtx)
+		if ctx.Err() == nil && err == nil {
+			err = errors.New("etcd stopped")
+		}
+		return err
+	})
+	g.Go(func() error {
+		defer stopEtcd()
 		defer ln.Close()
 		select {
 		case <-et.Ready():
@@ -286,8 +298,16 @@ func (s *Server) Run(ctx context.Context) error {
 		s.getter = storageGetter{pods: api.Resource(podKind), nodes: api.Resource(nodeKind)}
 		s.mu.Unlock()
 		sg, sctx := errgroup.WithContext(ctx)
+		apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(sctx))
+		defer stopAPI()
+		go func() {
+			<-sctx.Done()
+			if signal.Err() == nil {
+				stopAPI() // a part failed: stop at once
+			}
+		}()
 		allocReady := make(chan struct{})
-		sg.Go(func() error { return store.Run(sctx) })
+		sg.Go(func() error { return store.Run(apiCtx) })
 		svcKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("services"))
 		svcRes := api.Resource(svcKind)
 		sg.Go(func() error {
@@ -302,7 +322,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			alloc.Rebuild(svcs)
 			close(allocReady)
-			return api.Serve(sctx)
+			return api.Serve(apiCtx)
 		})
 		sg.Go(func() error {
 			select {
@@ -313,6 +333,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return svcAdmission.repairLoop(sctx, svcRes)
 		})
 		sg.Go(func() error {
+			defer stopAPI() // the API outlives the components
 			select {
 			case <-allocReady:
 			case <-sctx.Done():
@@ -492,7 +513,15 @@ func (s *Server) runComponents(ctx context.Context, cfg *rest.Config) error {
 	identity, _ := os.Hostname()
 	g, ctx := errgroup.WithContext(ctx)
 	if s.wants(ComponentScheduler) {
-		sched, err := scheduler.New(scheduler.Config{Client: client, Logger: s.log.With("component", "scheduler"),
+		// The scheduler binds and records an event per pod: its own client, with room for
+		// hundreds of pods a second.
+		schedCfg := rest.CopyConfig(cfg)
+		schedCfg.QPS, schedCfg.Burst = 5000, 10000
+		schedClient, err := kubernetes.NewForConfig(schedCfg)
+		if err != nil {
+			return err
+		}
+		sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.log.With("component", "scheduler"),
 			Scoring: s.cfg.SchedulerScoring, Identity: identity, LeaderElect: true})
 		if err != nil {
 			return fmt.Errorf("scheduler: %w", err)
