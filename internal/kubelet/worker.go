@@ -147,8 +147,9 @@ func (w *podWorker) run(ctx context.Context) {
 			w.mu.Lock()
 			w.syncCancel = nil
 			w.mu.Unlock()
+			canceled := sctx.Err() != nil
 			cancel()
-			if err != nil && ctx.Err() == nil {
+			if err != nil && !canceled {
 				log.Warn("sync pod", "err", err)
 			}
 			if terminal {
