@@ -13,16 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/bosun-k8s/bosun/internal/agent"
 	"github.com/bosun-k8s/bosun/internal/fence"
+	"github.com/bosun-k8s/bosun/internal/nodeip"
 	"github.com/bosun-k8s/bosun/internal/proxy"
 )
 
@@ -53,27 +52,6 @@ type Node struct {
 	proxy *proxy.Proxy
 }
 
-// DefaultNodeIP is the source address of the route to the internet (no packet is sent), or
-// loopback when there is no default route.
-func DefaultNodeIP() netip.Addr {
-	routes, err := netlink.RouteGet(net.ParseIP("192.0.2.200"))
-	if err == nil {
-		for _, r := range routes {
-			if a, ok := netip.AddrFromSlice(r.Src.To4()); ok && a.IsValid() && !a.IsUnspecified() {
-				return a
-			}
-		}
-	}
-	if routes, err := netlink.RouteGet(net.ParseIP("8.8.8.8")); err == nil {
-		for _, r := range routes {
-			if a, ok := netip.AddrFromSlice(r.Src.To4()); ok && a.IsValid() && !a.IsUnspecified() {
-				return a
-			}
-		}
-	}
-	return netip.MustParseAddr("127.0.0.1")
-}
-
 // New builds the parts; it starts nothing.
 func New(cfg Config) (*Node, error) {
 	if cfg.RESTConfig == nil {
@@ -83,7 +61,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	if !cfg.NodeIP.IsValid() {
-		cfg.NodeIP = DefaultNodeIP()
+		cfg.NodeIP = nodeip.Default()
 	}
 	client, err := kubernetes.NewForConfig(cfg.RESTConfig)
 	if err != nil {

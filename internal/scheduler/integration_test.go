@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/bosun-k8s/bosun/internal/scheduler"
+	"github.com/bosun-k8s/bosun/internal/server"
 	"github.com/bosun-k8s/bosun/internal/testserver"
 )
 
@@ -241,13 +242,35 @@ func TestIntegrationLeaderElection(t *testing.T) {
 // TestIntegrationServerRunsScheduler checks the scheduler as bosun server runs it (leader
 // election, the server's own client).
 func TestIntegrationServerRunsScheduler(t *testing.T) {
-	ts := testserver.Start(t, testserver.Options{Components: []string{"scheduler"}})
-	createNode(t, ts.Client, "node-a", "4", nil)
-	if _, err := ts.Client.CoreV1().Pods("default").Create(context.Background(), pod("web", cpuRequest("1")), metav1.CreateOptions{}); err != nil {
+	srv, err := server.New(server.Config{DataDir: t.TempDir(), BindAddress: "127.0.0.1", HTTPSPort: -1,
+		DisableAgent: true, Components: []string{server.ComponentScheduler},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if p := waitBound(t, ts.Client, "web"); p.Spec.NodeName != "node-a" {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("server stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("server not ready")
+	}
+	client := kubernetes.NewForConfigOrDie(srv.RESTConfig())
+	createNode(t, client, "node-a", "4", nil)
+	if _, err := client.CoreV1().Pods("default").Create(context.Background(), pod("web", cpuRequest("1")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitBound(t, client, "web"); p.Spec.NodeName != "node-a" {
 		t.Fatalf("bound to %s", p.Spec.NodeName)
 	}
-	eventFor(t, ts.Client, "web", "Scheduled", "Successfully assigned default/web to node-a")
+	eventFor(t, client, "web", "Scheduled", "Successfully assigned default/web to node-a")
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/bosun-k8s/bosun/internal/agent"
 	"github.com/bosun-k8s/bosun/internal/certs"
-	"github.com/bosun-k8s/bosun/internal/discovery"
 	"github.com/bosun-k8s/bosun/internal/node"
 )
 
@@ -47,18 +46,4 @@ func (s *Server) newNode(adminCfg *rest.Config, nodeIP netip.Addr) (*node.Node, 
 		ClusterDNS: s.cfg.ClusterDNS, ClusterDomain: s.cfg.ClusterDomain,
 		KubeletTLS: kubeletTLS, CleanupOnExit: s.cfg.CleanupOnExit, Logger: s.log,
 	})
-}
-
-// servedSubresources are the subresources beyond status and scale that the API server serves,
-// advertised in discovery and OpenAPI.
-func servedSubresources() []discovery.Subresource {
-	served := map[string]bool{"pods/binding": true, "pods/log": true, "pods/exec": true, "pods/attach": true,
-		"pods/portforward": true, "namespaces/finalize": true}
-	var out []discovery.Subresource
-	for _, sr := range discovery.StandardSubresources() {
-		if sr.Parent.Group == "" && served[sr.Parent.Resource+"/"+sr.Name] {
-			out = append(out, sr)
-		}
-	}
-	return out
 }

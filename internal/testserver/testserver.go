@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/bosun-k8s/bosun/internal/server"
+	"github.com/bosun-k8s/bosun/internal/controlplane"
 	"github.com/bosun-k8s/bosun/internal/storage"
 )
 
@@ -25,7 +25,7 @@ type Server struct {
 	URL        string
 	DataDir    string
 
-	srv    *server.Server
+	srv    *controlplane.Server
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -34,8 +34,6 @@ type Server struct {
 type Options struct {
 	// DataDir reuses a directory (restart tests); "" makes a new temporary one.
 	DataDir string
-	// Components to run beside the API server (e.g. "scheduler", "controllers"); nil: none.
-	Components []string
 	// StorageTuning adjusts storage settings (e.g. a short bookmark interval).
 	StorageTuning func(*storage.Config)
 	// EtcdEndpoints uses an external etcd instead of an embedded one.
@@ -60,13 +58,9 @@ func Start(t testing.TB, opts ...Options) *Server {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	components := o.Components
-	if components == nil {
-		components = []string{}
-	}
-	srv, err := server.New(server.Config{
-		DataDir: dir, BindAddress: "127.0.0.1", HTTPSPort: -1, DisableAgent: true,
-		Components: components, Logger: logger, StorageTuning: o.StorageTuning, EtcdEndpoints: o.EtcdEndpoints,
+	srv, err := controlplane.New(controlplane.Config{
+		DataDir: dir, BindAddress: "127.0.0.1", HTTPSPort: -1,
+		Logger: logger, StorageTuning: o.StorageTuning, EtcdEndpoints: o.EtcdEndpoints,
 	})
 	if err != nil {
 		t.Fatalf("testserver: %v", err)

@@ -1,4 +1,4 @@
-package server
+package controlplane
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/bosun-k8s/bosun/internal/apiserver"
+	"github.com/bosun-k8s/bosun/internal/discovery"
 	"github.com/bosun-k8s/bosun/internal/registry"
 	"github.com/bosun-k8s/bosun/internal/servicealloc"
 	"github.com/bosun-k8s/bosun/internal/storage"
@@ -169,4 +170,18 @@ func (l *lazyGetter) Node(ctx context.Context, name string) (*corev1.Node, error
 	g := l.s.getter
 	l.s.mu.Unlock()
 	return g.Node(ctx, name)
+}
+
+// servedSubresources are the subresources beyond status and scale that the API server serves,
+// advertised in discovery and OpenAPI.
+func servedSubresources() []discovery.Subresource {
+	served := map[string]bool{"pods/binding": true, "pods/log": true, "pods/exec": true, "pods/attach": true,
+		"pods/portforward": true, "namespaces/finalize": true}
+	var out []discovery.Subresource
+	for _, sr := range discovery.StandardSubresources() {
+		if sr.Parent.Group == "" && served[sr.Parent.Resource+"/"+sr.Name] {
+			out = append(out, sr)
+		}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package server_test
+package controlplane_test
 
 import (
 	"context"
