@@ -93,6 +93,7 @@ type Agent struct {
 	runtimeVersion string
 	nodeReady      bool
 	kubeletPort    int32
+	images         []v1.ContainerImage
 }
 
 // New validates cfg and fills defaults. It starts nothing.
@@ -240,6 +241,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, err := builder.EnsureLoaded(ctx, strings.TrimPrefix(endpoint, "unix://")); err != nil {
 		return fail(fmt.Errorf("agent: images: %w", err))
 	}
+	if imgs, err := builder.Images(ctx); err == nil {
+		var list []v1.ContainerImage
+		for _, im := range imgs {
+			list = append(list, v1.ContainerImage{
+				Names:     []string{im.Name, strings.SplitN(im.Name, ":", 2)[0] + "@" + im.Digest},
+				SizeBytes: int64(len(im.Layer) + len(im.Config) + len(im.Manifest)),
+			})
+		}
+		a.mu.Lock()
+		a.images = list
+		a.mu.Unlock()
+	}
 	if a.cfg.BeforeFirstPod != nil {
 		if err := a.cfg.BeforeFirstPod(ctx); err != nil {
 			return fail(fmt.Errorf("agent: before first pod: %w", err))
@@ -382,7 +395,7 @@ func (a *Agent) nodeLabels() map[string]string {
 // times.
 func (a *Agent) nodeStatus(old *v1.Node) v1.NodeStatus {
 	a.mu.Lock()
-	ready, rtVersion := a.nodeReady, a.runtimeVersion
+	ready, rtVersion, imgs := a.nodeReady, a.runtimeVersion, a.images
 	if a.kubeletPort == 0 {
 		a.kubeletPort = 10250
 	}
@@ -436,16 +449,8 @@ func (a *Agent) nodeStatus(old *v1.Node) v1.NodeStatus {
 			OperatingSystem:         runtime.GOOS,
 			Architecture:            runtime.GOARCH,
 		},
-		Images: nodeImages(),
+		Images: imgs,
 	}
-}
-
-func nodeImages() []v1.ContainerImage {
-	var out []v1.ContainerImage
-	for _, n := range []string{images.Pause, images.HelloV1, images.HelloV2, images.Busybox} {
-		out = append(out, v1.ContainerImage{Names: []string{n}})
-	}
-	return out
 }
 
 // updateNodeStatus writes the status when it changed, or when the last

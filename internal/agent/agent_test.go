@@ -202,6 +202,17 @@ func TestAgentEndToEnd(t *testing.T) {
 		!strings.HasPrefix(node.Status.NodeInfo.ContainerRuntimeVersion, "containerd://") || node.Status.NodeInfo.KubeletVersion == "" {
 		t.Errorf("node status: ready=%v capacity=%v nodeInfo=%+v", ready, node.Status.Capacity, node.Status.NodeInfo)
 	}
+	foundHello := false
+	for _, im := range node.Status.Images {
+		for _, name := range im.Names {
+			if name == images.HelloV1 && im.SizeBytes > 0 {
+				foundHello = true
+			}
+		}
+	}
+	if !foundHello {
+		t.Errorf("node images %+v lack %s", node.Status.Images, images.HelloV1)
+	}
 	lease, err := ts.Client.CoordinationV1().Leases("kube-node-lease").Get(ctx, n.name, metav1.GetOptions{})
 	if err != nil || lease.Spec.RenewTime == nil || *lease.Spec.HolderIdentity != n.name {
 		t.Errorf("lease: %+v, %v", lease, err)
