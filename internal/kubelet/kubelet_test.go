@@ -529,3 +529,31 @@ func TestDeletionCancelsAHungPull(t *testing.T) {
 		return false
 	})
 }
+
+func TestSandboxDeathRestartsContainersKeepingCounts(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	pod := testPod("phoenix", "a")
+	h := startKubelet(t, rt, pod)
+	p := h.waitPod("default", "phoenix", "Running", running)
+	firstIP := p.Status.PodIP
+	// The sandbox dies (its pause process is gone): containers with it.
+	rt.mu.Lock()
+	for _, sb := range rt.sandboxes {
+		sb.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+	}
+	for _, c := range rt.containers {
+		rt.exit(c, 137)
+	}
+	rt.mu.Unlock()
+	p = h.waitPod("default", "phoenix", "running again in a new sandbox", func(p *v1.Pod) bool {
+		return running(p) && p.Status.PodIP != firstIP && len(p.Status.ContainerStatuses) == 1 &&
+			p.Status.ContainerStatuses[0].State.Running != nil
+	})
+	cs := p.Status.ContainerStatuses[0]
+	if cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 137 {
+		t.Errorf("after the sandbox died: %+v", cs)
+	}
+	if n := len(rt.Calls("RunPodSandbox")); n != 2 {
+		t.Errorf("RunPodSandbox called %d times, want 2", n)
+	}
+}

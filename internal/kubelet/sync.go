@@ -275,8 +275,18 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	if err := k.writeHostsFile(pod, w.podIPs); err != nil {
 		return err
 	}
+	// The newest dead sandbox stays (stopped) so that its containers keep
+	// giving restart counts and lastState; older ones go.
+	var newest *runtimeapi.PodSandbox
 	for _, sb := range sbs {
-		_ = k.runtime.RemovePodSandbox(ctx, sb.Id)
+		if newest == nil || sb.CreatedAt > newest.CreatedAt {
+			newest = sb
+		}
+	}
+	for _, sb := range sbs {
+		if sb != newest {
+			_ = k.runtime.RemovePodSandbox(ctx, sb.Id)
+		}
 	}
 	return nil
 }
