@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -180,3 +181,66 @@ func atoi(s string) (int, bool) {
 	}
 	return n, true
 }
+
+// TestZeroDowntimeAndLoadBalancer: requests through a NodePort never fail while the seeds'
+// deployment rolls from v1 to v2; scaling changes the service's endpoints; a LoadBalancer
+// service gets an address that answers.
+func TestZeroDowntimeAndLoadBalancer(t *testing.T) {
+	c := startNodeCluster(t)
+	c.waitNodeReady()
+	c.must("apply", "-f", manifest("simple-deployment.yaml"))
+	c.must("expose", "deployment", "hello", "--type=NodePort", "--port=80", "--target-port=8080")
+	c.must("rollout", "status", "deployment/hello", "--timeout=120s")
+	c.waitFor("3 endpoints", 60*time.Second, func(s string) bool { return count(s) == 3 },
+		"get", "endpoints", "hello", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
+	nodePort := strings.TrimSpace(c.must("get", "svc", "hello", "-o", "jsonpath={.spec.ports[0].nodePort}"))
+	url := "http://" + netharnessNodeIP() + ":" + nodePort + "/"
+
+	// Continuous requests during the rolling update.
+	load := c.ns.Command(t.Context(), "sh", "-c",
+		`while [ ! -e "$STOP" ]; do curl -s -o /dev/null -w '%{http_code}\n' --max-time 3 "$URL"; done`)
+	stopFile := c.dir + "/stop-load"
+	load.Env = append(load.Environ(), "URL="+url, "STOP="+stopFile)
+	var codes strings.Builder
+	load.Stdout = &codes
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	c.must("apply", "-f", manifest("deployment-update.yaml"))
+	c.must("rollout", "status", "deployment/hello", "--timeout=180s")
+	// Old pods finish terminating while requests continue.
+	c.waitFor("old pods gone", 120*time.Second, func(s string) bool { return !strings.Contains(s, ":v1") },
+		"get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}")
+	if err := writeFile(stopFile); err != nil {
+		t.Fatal(err)
+	}
+	_ = load.Wait()
+	total, failed := 0, 0
+	for _, line := range strings.Fields(codes.String()) {
+		total++
+		if line != "200" {
+			failed++
+		}
+	}
+	if total < 20 || failed > 0 {
+		t.Errorf("during the rolling update: %d of %d requests failed", failed, total)
+	}
+	t.Logf("rolling update under load: %d requests, %d failed", total, failed)
+
+	// Scaling changes the endpoints.
+	c.must("scale", "deployment/hello", "--replicas=1")
+	c.waitFor("1 endpoint", 120*time.Second, func(s string) bool { return count(s) == 1 },
+		"get", "endpoints", "hello", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
+
+	// LoadBalancer: an address from the node, answering.
+	c.must("expose", "deployment", "hello", "--name=hello-lb", "--type=LoadBalancer", "--port=8081", "--target-port=8080")
+	lb := c.waitFor("load balancer address", 60*time.Second, func(s string) bool { return strings.TrimSpace(s) != "" },
+		"get", "svc", "hello-lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+	out, err := c.ns.Output(t.Context(), "curl", "-sf", "--max-time", "5", "http://"+strings.TrimSpace(lb)+":8081/")
+	if err != nil || !strings.Contains(out, "hello") {
+		t.Errorf("curl load balancer %s: %v %q", lb, err, out)
+	}
+}
+
+func writeFile(path string) error { return os.WriteFile(path, []byte("stop"), 0o644) }
