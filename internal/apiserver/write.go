@@ -375,15 +375,17 @@ func (s *Server) mutateForUpdate(ctx context.Context, k *registry.Kind, obj, cur
 	if k.Status {
 		copyStatus(obj, cur)
 	}
+	// Generation starts from the stored one; a kind's PrepareForUpdate may bump it for its
+	// own reasons (deployments: annotation changes), and it moves when the defaulted spec
+	// differs from the stored one.
+	m.SetGeneration(cm.GetGeneration())
 	if k.PrepareForUpdate != nil {
 		k.PrepareForUpdate(obj, cur)
 	}
 	if k.Default != nil {
 		k.Default(obj)
 	}
-	// Generation moves only when the defaulted spec differs from the stored one.
-	m.SetGeneration(cm.GetGeneration())
-	if k.Generation && specChanged(obj, cur) {
+	if k.Generation && m.GetGeneration() == cm.GetGeneration() && specChanged(obj, cur) {
 		m.SetGeneration(cm.GetGeneration() + 1)
 	}
 	if err := validateUpdate(k, obj, cur, m, cm); err != nil {
