@@ -214,7 +214,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	defer relist.Stop()
 	house := k.clock.NewTicker(30 * time.Second)
 	defer house.Stop()
-	prev := map[string]runtimeapi.ContainerState{}
+	prev := map[string]int32{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -307,23 +307,35 @@ func (k *Kubelet) kick(uid types.UID) {
 
 var managedFilter = map[string]string{LabelManaged: "true"}
 
-// relist notices container state changes (exits, starts) and kicks the
-// workers concerned: the kubelet's "pod lifecycle event generator".
-func (k *Kubelet) relist(ctx context.Context, prev map[string]runtimeapi.ContainerState) map[string]runtimeapi.ContainerState {
+// relist notices container and sandbox state changes (exits, starts, a
+// dead pause process) and kicks the workers concerned: the kubelet's "pod
+// lifecycle event generator". prev maps IDs to their last state.
+func (k *Kubelet) relist(ctx context.Context, prev map[string]int32) map[string]int32 {
 	cs, err := k.runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
 	if err != nil {
 		k.log.Warn("relist containers", "err", err)
 		return prev
 	}
-	next := make(map[string]runtimeapi.ContainerState, len(cs))
+	sbs, err := k.runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
+	if err != nil {
+		k.log.Warn("relist sandboxes", "err", err)
+		return prev
+	}
+	next := make(map[string]int32, len(cs)+len(sbs))
 	kicked := map[types.UID]bool{}
-	for _, c := range cs {
-		next[c.Id] = c.State
-		uid := types.UID(c.Labels[LabelPodUID])
-		if old, ok := prev[c.Id]; (!ok || old != c.State) && !kicked[uid] {
+	see := func(id string, state int32, labels map[string]string) {
+		next[id] = state
+		uid := types.UID(labels[LabelPodUID])
+		if old, ok := prev[id]; (!ok || old != state) && !kicked[uid] {
 			kicked[uid] = true
 			k.kick(uid)
 		}
+	}
+	for _, c := range cs {
+		see(c.Id, int32(c.State), c.Labels)
+	}
+	for _, sb := range sbs {
+		see(sb.Id, int32(sb.State), sb.Labels)
 	}
 	return next
 }

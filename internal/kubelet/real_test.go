@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -460,4 +462,80 @@ func TestRealProbesAndCrashLoop(t *testing.T) {
 		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
 		return err == nil && err2 == nil && len(sbs) == 0 && len(cs) == 0
 	})
+}
+
+// TestRealSandboxDeath kills a pod's pause process: the kubelet replaces
+// the sandbox and restarts the container in it, counting the restart.
+func TestRealSandboxDeath(t *testing.T) {
+	n := startRealNode(t)
+	client := fake.NewClientset()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	kl, err := New(Config{Client: client, NodeName: testNode, NodeIP: "127.0.0.1", Runtime: n.rt, DataDir: filepath.Join(n.dir, "kubelet"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{t: t, client: client}
+	grace := int64(2)
+	pod := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "phoenix", Namespace: "default", UID: types.UID(fmt.Sprintf("uid-phoenix-%d", rand.IntN(1e6)))},
+		Spec: v1.PodSpec{NodeName: testNode, TerminationGracePeriodSeconds: &grace,
+			Containers: []v1.Container{{Name: "web", Image: images.HelloV1, Env: []v1.EnvVar{{Name: "SHUTDOWN_DELAY", Value: "0s"}}}}},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := h.waitPod("default", "phoenix", "Running", func(p *v1.Pod) bool { return running(p) && p.Status.PodIP != "" })
+	sbs, err := n.rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{LabelPodUID: string(pod.UID)}})
+	if err != nil || len(sbs) != 1 {
+		t.Fatalf("sandboxes %v, %v", sbs, err)
+	}
+	pid := pausePID(t, sbs[0].Id)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	oldIP := p.Status.PodIP
+	p = h.waitPod("default", "phoenix", "running again in a new sandbox", func(p *v1.Pod) bool {
+		return running(p) && p.Status.PodIP != "" && len(p.Status.ContainerStatuses) == 1 &&
+			p.Status.ContainerStatuses[0].RestartCount == 1 && p.Status.ContainerStatuses[0].State.Running != nil
+	})
+	var body string
+	h.waitFor("the restarted container to answer", func() bool {
+		body, err = httpGetBody("http://" + p.Status.PodIP + ":8080/")
+		return err == nil
+	})
+	if body != "Hello from phoenix (v1)\n" {
+		t.Errorf("answer %q (old IP %s, new %s)", body, oldIP, p.Status.PodIP)
+	}
+	h.markDeleted("default", "phoenix", 2)
+	h.waitFor("the runtime to be empty", func() bool {
+		sbs, err := n.rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: managedFilter})
+		cs, err2 := n.rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: managedFilter})
+		return err == nil && err2 == nil && len(sbs) == 0 && len(cs) == 0
+	})
+}
+
+// pausePID finds the pause process of a sandbox by its cgroup path.
+func pausePID(t *testing.T, sandboxID string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.TrimRight(string(cmd), "\x00") != "/pause" {
+			continue
+		}
+		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if strings.Contains(string(cg), sandboxID) {
+			return pid
+		}
+	}
+	t.Fatalf("no pause process for sandbox %s", sandboxID)
+	return 0
 }
