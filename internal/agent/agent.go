@@ -297,24 +297,44 @@ func (a *Agent) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// removePods stops and removes every sandbox bosun created on this node.
+// removePods stops and removes every sandbox and container bosun created on
+// this node. A container create the stopping kubelet cancelled may still
+// complete inside containerd, so it sweeps until a pass finds nothing.
 func (a *Agent) removePods(rt kubelet.Runtime) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sbs, err := rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{kubelet.LabelManaged: "true"}})
-	if err != nil {
-		a.log.Warn("remove pods on exit", "err", err)
-		return
-	}
-	for _, sb := range sbs {
-		if err := rt.StopPodSandbox(ctx, sb.Id); err != nil {
+	sel := map[string]string{kubelet.LabelManaged: "true"}
+	removed := 0
+	for pass := 0; pass < 5; pass++ {
+		sbs, err := rt.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: sel})
+		if err != nil {
 			a.log.Warn("remove pods on exit", "err", err)
+			return
 		}
-		if err := rt.RemovePodSandbox(ctx, sb.Id); err != nil {
+		cs, err := rt.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: sel})
+		if err != nil {
 			a.log.Warn("remove pods on exit", "err", err)
+			return
 		}
+		if len(sbs) == 0 && len(cs) == 0 {
+			break
+		}
+		for _, c := range cs {
+			_ = rt.StopContainer(ctx, c.Id, 0)
+			_ = rt.RemoveContainer(ctx, c.Id)
+		}
+		for _, sb := range sbs {
+			if err := rt.StopPodSandbox(ctx, sb.Id); err != nil {
+				a.log.Warn("remove pods on exit", "err", err)
+			}
+			if err := rt.RemovePodSandbox(ctx, sb.Id); err != nil {
+				a.log.Warn("remove pods on exit", "err", err)
+			}
+		}
+		removed += len(sbs)
+		time.Sleep(500 * time.Millisecond)
 	}
-	a.log.Info("pods removed on exit", "sandboxes", len(sbs))
+	a.log.Info("pods removed on exit", "sandboxes", removed)
 }
 
 // Cleanup removes the node network the supervised containerd set up (CNI
