@@ -33,6 +33,7 @@ bench: build
 	$(GO) test $(BENCH) -bench 'Deployment' ./internal/controller/integration
 	$(GO) test $(BENCH) -bench 'PodStartLatency|FiftyPodsIdle' ./internal/agent
 	$(GO) test $(BENCH) -bench 'ProgrammingLatency|ServiceOverhead' ./internal/proxy
+	$(GO) test $(BENCH) -bench 'DeploymentsOnRealPods' ./test/e2e
 
 fuzz:
 	$(GO) test ./internal/apiserver -run '^$$' -fuzz FuzzDecode -fuzztime 60s

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // cluster is a running `bosun server` and a kubectl environment pointing at it.
 type cluster struct {
-	t          *testing.T
+	t          testing.TB
 	dir        string
 	kubeconfig string
 	home       string
@@ -179,7 +179,7 @@ func (c *cluster) mustStdin(stdin string, args ...string) string {
 // startNodeCluster runs a whole cluster — control plane and the local node with containerd —
 // inside a network namespace of the test's own, and fails the test if any packet tried to
 // leave it.
-func startNodeCluster(t *testing.T, extra ...string) *cluster {
+func startNodeCluster(t testing.TB, extra ...string) *cluster {
 	t.Helper()
 	ns := netharness.New(t)
 	if err := ns.WatchLeaks(); err != nil {
