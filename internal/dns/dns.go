@@ -43,7 +43,10 @@ type Config struct {
 	Listener   net.Listener
 	// Informers, when set, is shared with other components; Run starts it.
 	Informers informers.SharedInformerFactory
-	Logger    *slog.Logger
+	// Clients, when set, are the only sources answered (the pod range and the node itself);
+	// others get REFUSED, so a node address never serves as an open resolver.
+	Clients []netip.Prefix
+	Logger  *slog.Logger
 }
 
 // Server is the cluster DNS server.
@@ -58,6 +61,7 @@ type Server struct {
 	synced    []cache.InformerSynced
 	client    *dns.Client
 
+	clients  []netip.Prefix
 	pc       net.PacketConn
 	ln       net.Listener
 	requests *prometheus.CounterVec
@@ -127,9 +131,10 @@ func New(cfg Config) (*Server, error) {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bosun_dns_requests_total", Help: "DNS requests by who answered (cluster or upstream) and response code.",
 		}, []string{"source", "rcode"}),
-		pc:    cfg.PacketConn,
-		ln:    cfg.Listener,
-		ready: make(chan struct{}),
+		clients: cfg.Clients,
+		pc:      cfg.PacketConn,
+		ln:      cfg.Listener,
+		ready:   make(chan struct{}),
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -264,5 +265,37 @@ func TestLargeAnswers(t *testing.T) {
 	r, _, err := c.Exchange(m, s.Addr())
 	if err != nil || r.Truncated || len(r.Answer) != 60 {
 		t.Errorf("EDNS0 answer: %v truncated=%v records=%d", err, r != nil && r.Truncated, len(r.Answer))
+	}
+}
+
+// TestClientsRestrictSources: with Clients set, only those sources are answered; the rest get
+// REFUSED, so the node address never serves as an open resolver.
+func TestClientsRestrictSources(t *testing.T) {
+	for _, tc := range []struct {
+		clients []netip.Prefix
+		want    int
+	}{
+		{[]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, dns.RcodeSuccess},
+		{[]netip.Prefix{netip.MustParsePrefix("10.42.0.0/16")}, dns.RcodeRefused},
+	} {
+		s, err := New(Config{Client: fake.NewClientset(objects()...), Listen: "127.0.0.1:0", Upstreams: []string{}, Clients: tc.clients})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		select {
+		case <-s.Ready():
+		case <-time.After(30 * time.Second):
+			t.Fatal("server not ready")
+		}
+		for _, network := range []string{"udp", "tcp"} {
+			if r := query(t, s.Addr(), network, "web.default.svc.cluster.local.", dns.TypeA); r.Rcode != tc.want {
+				t.Errorf("clients %v over %s: rcode %s, want %s", tc.clients, network, dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.want])
+			}
+		}
+		cancel()
+		<-done
 	}
 }

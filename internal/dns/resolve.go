@@ -14,6 +14,13 @@ import (
 )
 
 func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
+	if !s.allowed(w.RemoteAddr()) {
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeRefused)
+		s.requests.WithLabelValues("refused", dns.RcodeToString[m.Rcode]).Inc()
+		w.WriteMsg(m)
+		return
+	}
 	source := "cluster"
 	m := s.answer(r)
 	if m == nil {
@@ -34,6 +41,33 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		m.Truncate(size)
 	}
 	w.WriteMsg(m)
+}
+
+// allowed reports whether a query's source may be answered (Config.Clients).
+func (s *Server) allowed(addr net.Addr) bool {
+	if len(s.clients) == 0 {
+		return true
+	}
+	var ip net.IP
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		return false
+	}
+	src, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	src = src.Unmap()
+	for _, p := range s.clients {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
 }
 
 // answer answers r from the cluster, or returns nil when r is not the

@@ -193,7 +193,13 @@ func (s *Server) runComponents(ctx context.Context, cfg *rest.Config) error {
 	nodeIP := s.cfg.NodeIP
 	if s.wants(ComponentDNS) {
 		listen := netip.AddrPortFrom(nodeIP, DNSPort)
-		d, err := dns.New(dns.Config{Client: client, Domain: s.cfg.ClusterDomain, Listen: listen.String(), Logger: s.log.With("component", "dns")})
+		// Answer pods and the node itself only: the node address must not be an open resolver.
+		clients := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.PrefixFrom(nodeIP, nodeIP.BitLen())}
+		if p, err := netip.ParsePrefix(s.cfg.ClusterCIDR); err == nil {
+			clients = append(clients, p)
+		}
+		d, err := dns.New(dns.Config{Client: client, Domain: s.cfg.ClusterDomain, Listen: listen.String(), Clients: clients,
+			Logger: s.log.With("component", "dns")})
 		if err != nil {
 			return fmt.Errorf("dns: %w", err)
 		}
