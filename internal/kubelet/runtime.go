@@ -78,6 +78,8 @@ func (r *CRIRuntime) Version(ctx context.Context) (*runtimeapi.VersionResponse, 
 }
 
 func (r *CRIRuntime) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig) (string, error) {
+	// Not abandoned half-way: the runtime would finish it anyway, unseen.
+	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resp, err := r.rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
@@ -126,6 +128,8 @@ func (r *CRIRuntime) ListPodSandbox(ctx context.Context, filter *runtimeapi.PodS
 }
 
 func (r *CRIRuntime) CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error) {
+	// Not abandoned half-way: the runtime would finish it anyway, unseen.
+	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resp, err := r.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandboxID, Config: cfg, SandboxConfig: sandboxCfg})
@@ -136,6 +140,8 @@ func (r *CRIRuntime) CreateContainer(ctx context.Context, sandboxID string, cfg 
 }
 
 func (r *CRIRuntime) StartContainer(ctx context.Context, id string) error {
+	// Not abandoned half-way: the runtime would finish it anyway, unseen.
+	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	if _, err := r.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
