@@ -42,6 +42,9 @@ func TestPodRunsOnTheNode(t *testing.T) {
 	}
 	out = c.must("get", "pods", "-o", "wide")
 	contains(t, "get pods -o wide", out, "hello", "1/1", "Running", ip)
+	// cluster-info lists the control plane and the cluster DNS service.
+	out = c.must("cluster-info")
+	contains(t, "cluster-info", out, "Kubernetes control plane is running at", "is running at", "kube-dns")
 }
 
 // TestServicesReachPods runs the seeds' two pairs of pods and the NodePort service that selects
