@@ -21,6 +21,15 @@
 //	Node Ready ──► kubelet runs pods; node status refreshed every minute
 //
 // Everything runs in one errgroup: the first failure stops the node. When
-// ctx ends the kubelet and containerd stop; running pods keep running (their
-// shims are separate processes) and are adopted by the next start.
+// ctx ends the kubelet stops first, then containerd; running pods keep
+// running (their shims are separate processes) and are adopted by the next
+// start — or, with RemovePodsOnExit, are removed before containerd stops
+// (tests, throw-away clusters; Cleanup then removes the bridge and the
+// masquerade rule). The node status turns NotReady while the runtime does
+// not answer.
+//
+// With KubeletTLS set (KubeletTLS() issues it from the cluster CA) the
+// kubelet's HTTPS API — logs, exec, attach, port-forward — listens on
+// KubeletAddress (:10250) and its port is published in the Node's
+// status.daemonEndpoints for the API server's proxy.
 package agent
