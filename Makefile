@@ -3,9 +3,13 @@ GO ?= go
 BIN := bin/bosun
 DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/bosun,$(HOME)/.bosun)
 
-.PHONY: build run test unit bench deps fuzz clean
+.PHONY: build images run test unit bench deps fuzz clean
 
-build:
+# The image programs (pause, hello) are compiled first and embedded, so nodes need no Go.
+images:
+	$(GO) generate ./images
+
+build: images
 	$(GO) build -o $(BIN) ./cmd/bosun
 
 deps:
@@ -16,7 +20,7 @@ run: deps build
 
 # Every test: unit, integration (real etcd, real API server) and end-to-end (the built binary,
 # containerd, the real kubectl). Needs root for the node and network tests.
-test: deps
+test: deps images
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
 
