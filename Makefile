@@ -10,7 +10,7 @@ images:
 	$(GO) generate ./images
 
 build: images
-	$(GO) build -o $(BIN) ./cmd/bosun
+	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/bosun
 
 deps:
 	./hack/install-deps.sh
