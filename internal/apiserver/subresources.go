@@ -69,17 +69,7 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, ri req
 // updateStatus handles PUT and PATCH of /status: only status changes, the rest of the stored
 // object is kept.
 func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mode, err := fieldValidationMode(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
+	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -153,17 +143,7 @@ func scaleOf(k *registry.Kind, obj runtime.Object) *autoscalingv1.Scale {
 
 // updateScale handles PUT and PATCH of /scale.
 func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mode, err := fieldValidationMode(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
+	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -51,6 +51,21 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// readWrite reads what every write request carries: its body, the fieldValidation mode and
+// whether it is a dry run.
+func readWrite(w http.ResponseWriter, r *http.Request) (body []byte, mode string, dryRun bool, err error) {
+	if body, err = readBody(w, r); err != nil {
+		return nil, "", false, err
+	}
+	if mode, err = fieldValidationMode(r); err != nil {
+		return nil, "", false, err
+	}
+	if dryRun, err = isDryRun(r); err != nil {
+		return nil, "", false, err
+	}
+	return body, mode, dryRun, nil
+}
+
 func fieldValidationMode(r *http.Request) (string, error) {
 	v := r.URL.Query().Get("fieldValidation")
 	switch v {
@@ -206,17 +221,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, ri requestInfo, 
 		writeError(w, notFoundResource())
 		return
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mode, err := fieldValidationMode(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
+	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -453,17 +458,7 @@ var errRetryLater = errors.New("object changed")
 
 // update handles PUT of an object.
 func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mode, err := fieldValidationMode(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
+	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -549,17 +544,7 @@ func patchContentType(r *http.Request) string {
 
 // patch handles PATCH of an object.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	mode, err := fieldValidationMode(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
+	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
