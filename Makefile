@@ -36,7 +36,8 @@ bench: build
 	$(GO) run ./cmd/schedbench
 	$(GO) test $(BENCH) -bench 'Deployment' ./internal/controller/integration
 	$(GO) test $(BENCH) -bench 'PodStartLatency|FiftyPodsIdle' ./internal/agent
-	$(GO) test $(BENCH) -bench 'ProgrammingLatency|ServiceOverhead' ./internal/proxy
+	$(GO) test -run '^$$' -benchtime 50x -bench 'ProgrammingLatency' ./internal/proxy
+	$(GO) test -run '^$$' -benchtime 3000x -bench 'ServiceOverhead' ./internal/proxy
 	$(GO) test $(BENCH) -bench 'DeploymentsOnRealPods' ./test/e2e
 
 fuzz:

@@ -79,9 +79,9 @@ func newServerCmd() *cobra.Command {
 				cfg.EtcdEndpoints = strings.Split(etcdEndpoints, ",")
 			}
 			if os.Getenv("GOGC") == "" {
-				// Keep the heap within 1.5× the live data (upstream Go default: 2×): the watch
+				// Keep the heap within 1.3× the live data (upstream Go default: 2×): the watch
 				// cache is most of the live data, and a small footprint matters on small machines.
-				debug.SetGCPercent(50)
+				debug.SetGCPercent(30)
 			}
 			srv, err := server.New(cfg)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,9 @@ type Config struct {
 
 	// Healthy checks storage for /readyz and /healthz (etcd answers).
 	Healthy func(ctx context.Context) error
+	// ReadyChecks are further /readyz checks by name (e.g. "poststarthook/bootstrap": the
+	// objects every cluster starts with exist), as upstream's post-start hooks.
+	ReadyChecks map[string]func() error
 
 	// Discovery answers /api, /api/v1, /apis and group paths; OpenAPIV2 /openapi/v2;
 	// OpenAPIV3 /openapi/v3 and below. nil handlers answer 404.
@@ -312,6 +316,18 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 				return errors.New("caches not synced")
 			}
 		}})
+		names := make([]string, 0, len(s.cfg.ReadyChecks))
+		for n := range s.cfg.ReadyChecks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fn := s.cfg.ReadyChecks[n]
+			checks = append(checks, struct {
+				name string
+				fn   func(context.Context) error
+			}{n, func(context.Context) error { return fn() }})
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

@@ -260,6 +260,14 @@ func (s *Server) Run(ctx context.Context) error {
 			OpenAPIV2: http.HandlerFunc(oapi.ServeV2), OpenAPIV3: http.HandlerFunc(oapi.ServeV3),
 			Extra: map[string]http.Handler{"/debug/pprof/": profiling()},
 			Admit: svcAdmission.admit, Released: svcAdmission.released,
+			ReadyChecks: map[string]func() error{"poststarthook/bootstrap": func() error {
+				select {
+				case <-s.ready:
+					return nil
+				default:
+					return errors.New("bootstrap objects not created yet")
+				}
+			}},
 		})
 		if err != nil {
 			return err
@@ -316,11 +324,6 @@ func (s *Server) Run(ctx context.Context) error {
 				return err
 			}
 			close(s.ready)
-			go func() {
-				if err := oapi.Warm(); err != nil {
-					s.log.Warn("build openapi documents", "err", err)
-				}
-			}()
 			s.log.Info("bosun server is ready", "url", url, "kubeconfig", s.KubeconfigPath())
 			if s.cfg.Components == nil {
 				<-sctx.Done()

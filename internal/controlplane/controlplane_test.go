@@ -122,3 +122,17 @@ func TestExternalEtcd(t *testing.T) {
 		t.Fatalf("object from external etcd after restart: %v %v", got, err)
 	}
 }
+
+// TestReadyz: /readyz lists its checks and passes only once the bootstrap objects exist.
+func TestReadyz(t *testing.T) {
+	s := testserver.Start(t)
+	body, err := s.Client.CoreV1().RESTClient().Get().AbsPath("/readyz").Param("verbose", "").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[+]ping ok", "[+]etcd ok", "[+]informer-sync ok", "[+]poststarthook/bootstrap ok", "readyz check passed"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/readyz?verbose lacks %q:\n%s", want, body)
+		}
+	}
+}
