@@ -105,6 +105,10 @@ func TestServicesReachPods(t *testing.T) {
 	if !strings.Contains(out, "v1.33") && !strings.Contains(out, "TLS error from peer") {
 		t.Errorf("kubernetes.default from a pod: %q", out)
 	}
+	// The same service from the node, with a TLS client that speaks the server's suites.
+	if out, err := c.ns.Output(t.Context(), "curl", "-sk", "--max-time", "5", "https://10.43.0.1/version"); err != nil || !strings.Contains(out, `"gitVersion": "v1.33`) && !strings.Contains(out, `"gitVersion":"v1.33`) {
+		t.Errorf("https://10.43.0.1/version from the node: %v %q", err, out)
+	}
 	// Logs and exec through the API server's kubelet proxy.
 	logs := c.must("logs", west[0])
 	if strings.TrimSpace(logs) == "" {
