@@ -154,6 +154,19 @@ func (c *cluster) kubectlWith(bin string, stdin string, args ...string) (string,
 	return string(out), err
 }
 
+// kubectlTimeout runs kubectl for at most d (for commands that stream until stopped).
+func (c *cluster) kubectlTimeout(d time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/usr/bin/kubectl", args...)
+	if c.ns != nil {
+		cmd = c.ns.Command(ctx, "/usr/bin/kubectl", args...)
+	}
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "HOME="+c.home)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 func (c *cluster) kubectl(args ...string) (string, error) {
 	return c.kubectlWith("/usr/bin/kubectl", "", args...)
 }

@@ -251,3 +251,57 @@ func TestZeroDowntimeAndLoadBalancer(t *testing.T) {
 }
 
 func writeFile(path string) error { return os.WriteFile(path, []byte("stop"), 0o644) }
+
+// TestStreamingThroughTheAPI: kubectl port-forward, cp, attach and logs -f reach containers
+// through the API server's kubelet proxy.
+func TestStreamingThroughTheAPI(t *testing.T) {
+	c := startNodeCluster(t)
+	c.waitNodeReady()
+	c.must("apply", "-f", manifest("pod.yaml"))
+	c.must("run", "box", "--image=bosun.local/busybox:1.36", "--restart=Never", "--", "sh", "-c", "while true; do echo tick; sleep 1; done")
+	c.must("wait", "--for=condition=Ready", "pod/hello", "pod/box", "--timeout=120s")
+
+	// port-forward: a local port inside the test's namespace reaches the pod's 8080.
+	pf := c.ns.Command(t.Context(), "/usr/bin/kubectl", "port-forward", "pod/hello", "18080:8080")
+	pf.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "HOME="+c.home)
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	var out string
+	var err error
+	for time.Now().Before(deadline) {
+		out, err = c.ns.Output(t.Context(), "curl", "-sf", "--max-time", "3", "http://127.0.0.1:18080/")
+		if err == nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(out, "hello") {
+		t.Errorf("through port-forward: %v %q", err, out)
+	}
+
+	// cp into a container and back out.
+	src := c.dir + "/copied.txt"
+	if err := os.WriteFile(src, []byte("carried by kubectl cp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("cp", src, "box:/tmp/copied.txt")
+	if got := c.must("exec", "box", "--", "cat", "/tmp/copied.txt"); got != "carried by kubectl cp\n" {
+		t.Errorf("file in the container: %q", got)
+	}
+	back := c.dir + "/back.txt"
+	c.must("cp", "box:/tmp/copied.txt", back)
+	if data, err := os.ReadFile(back); err != nil || string(data) != "carried by kubectl cp\n" {
+		t.Errorf("file copied back: %q %v", data, err)
+	}
+
+	// attach and logs -f see the running output.
+	for _, args := range [][]string{{"attach", "box"}, {"logs", "-f", "box"}} {
+		out, _ := c.kubectlTimeout(4*time.Second, args...)
+		if !strings.Contains(out, "tick") {
+			t.Errorf("kubectl %s: %q", strings.Join(args, " "), out)
+		}
+	}
+}
