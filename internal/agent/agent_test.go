@@ -24,6 +24,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/certs"
 	"github.com/bosun-k8s/bosun/internal/images"
 	"github.com/bosun-k8s/bosun/internal/kubelet"
+	"github.com/bosun-k8s/bosun/internal/reap"
 	"github.com/bosun-k8s/bosun/internal/testserver"
 )
 
@@ -76,6 +77,9 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 		}
 		if err := n.agent.Cleanup(); err != nil {
 			t.Errorf("network cleanup: %v", err)
+		}
+		if err := reap.Dir(dir); err != nil {
+			t.Logf("reaping %s: %v", dir, err)
 		}
 		_ = os.RemoveAll(dir)
 	})
@@ -299,6 +303,9 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 			if err := last.Cleanup(); err != nil {
 				t.Errorf("network cleanup: %v", err)
 			}
+		}
+		if err := reap.Dir(dir); err != nil {
+			t.Logf("reaping %s: %v", dir, err)
 		}
 		_ = os.RemoveAll(dir)
 	})

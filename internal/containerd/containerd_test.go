@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bosun-k8s/bosun/internal/images"
+	"github.com/bosun-k8s/bosun/internal/reap"
 	"github.com/google/nftables"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -99,7 +100,12 @@ func TestSuperviseRealContainerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if err := reap.Dir(dir); err != nil {
+			t.Logf("reaping %s: %v", dir, err)
+		}
+		_ = os.RemoveAll(dir)
+	})
 	s, err := New(Config{DataDir: dir, PodCIDR: "10.42.251.0/24", Bridge: "bct0"})
 	if err != nil {
 		t.Fatal(err)

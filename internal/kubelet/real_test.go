@@ -29,6 +29,7 @@ import (
 
 	"github.com/bosun-k8s/bosun/internal/containerd"
 	"github.com/bosun-k8s/bosun/internal/images"
+	"github.com/bosun-k8s/bosun/internal/reap"
 )
 
 // realNode is a supervised containerd with bosun's images, in a short
@@ -73,6 +74,9 @@ func startRealNodeB(t testing.TB) *realNode {
 					_ = exec.Command("umount", "-l", f[1]).Run()
 				}
 			}
+		}
+		if err := reap.Dir(dir); err != nil {
+			t.Logf("reaping %s: %v", dir, err)
 		}
 		_ = os.RemoveAll(dir)
 	})

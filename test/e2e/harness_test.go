@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bosun-k8s/bosun/internal/netharness"
+	"github.com/bosun-k8s/bosun/internal/reap"
 )
 
 // bosunBin is the binary built once for every test.
@@ -213,6 +214,9 @@ func startNodeCluster(t testing.TB, extra ...string) *cluster {
 		}
 		if t.Failed() {
 			t.Logf("bosun log:\n%s", c.log.String())
+		}
+		if err := reap.Dir(dir); err != nil {
+			t.Logf("reaping %s: %v", dir, err)
 		}
 		os.RemoveAll(dir)
 	})
