@@ -39,7 +39,10 @@ type Config struct {
 	// NetNSPath, when set, is the network namespace to program (a
 	// /run/netns path); empty means the current one.
 	NetNSPath string
-	Logger    *slog.Logger
+	// KeepOnExit leaves the table in place when Run ends (pods that keep running after the
+	// agent stops stay fenced; the next Install replaces the table).
+	KeepOnExit bool
+	Logger     *slog.Logger
 }
 
 // Fence owns the bosun-fence table.
@@ -47,6 +50,7 @@ type Fence struct {
 	svc, pod netip.Prefix
 	client   kubernetes.Interface
 	nsPath   string
+	keep     bool
 	log      *slog.Logger
 
 	ready     chan struct{}
@@ -77,7 +81,8 @@ func New(cfg Config) (*Fence, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Fence{svc: svc.Masked(), pod: pod.Masked(), client: cfg.Client, nsPath: cfg.NetNSPath, log: log, ready: make(chan struct{})}, nil
+	return &Fence{svc: svc.Masked(), pod: pod.Masked(), client: cfg.Client, nsPath: cfg.NetNSPath, keep: cfg.KeepOnExit,
+		log: log, ready: make(chan struct{})}, nil
 }
 
 // Rules returns the rules of the fence chain (for tests and logs).
@@ -373,6 +378,10 @@ func (f *Fence) Run(ctx context.Context) error {
 	} else {
 		f.markReady()
 		<-ctx.Done()
+	}
+	if f.keep {
+		f.log.Info("network fence kept for the pods that keep running")
+		return nil
 	}
 	if err := f.Remove(); err != nil {
 		return err

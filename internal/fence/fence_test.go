@@ -360,3 +360,35 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRunKeepOnExit: with KeepOnExit the table survives Run (pods outlive the agent), and the
+// next Run replaces it rather than adding a second one.
+func TestRunKeepOnExit(t *testing.T) {
+	ns := netharness.New(t)
+	for round := 0; round < 2; round++ {
+		f, err := New(Config{ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: ns.Path, KeepOnExit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := f.WaitReady(readyCtx); err != nil {
+			t.Fatal(err)
+		}
+		readyCancel()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		out, err := ns.Output(context.Background(), "nft", "list", "tables")
+		if err != nil || strings.Count(out, TableName) != 1 {
+			t.Fatalf("round %d: tables after Run: %q %v", round, out, err)
+		}
+	}
+	f, _ := New(Config{ServiceCIDR: "10.43.0.0/16", PodCIDR: "10.42.0.0/16", NetNSPath: ns.Path})
+	if err := f.Remove(); err != nil {
+		t.Fatal(err)
+	}
+}

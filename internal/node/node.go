@@ -67,8 +67,9 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: client: %w", err)
 	}
+	// Without CleanupOnExit the pods outlive the agent, so the fence stays up for them.
 	f, err := fence.New(fence.Config{ServiceCIDR: cfg.ServiceCIDR, PodCIDR: cfg.ClusterCIDR, Client: client,
-		Logger: cfg.Logger.With("component", "fence")})
+		KeepOnExit: !cfg.CleanupOnExit, Logger: cfg.Logger.With("component", "fence")})
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +95,24 @@ func (n *Node) Agent() *agent.Agent { return n.agent }
 
 // Run runs the node until ctx ends or a part fails.
 func (n *Node) Run(ctx context.Context) error {
+	// The fence comes down last: it must stand while any pod (or its teardown) still runs.
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return n.fence.Run(ctx) })
+	fenceCtx, stopFence := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFence()
+	fenceDone := make(chan error, 1)
+	go func() { fenceDone <- n.fence.Run(fenceCtx) }()
+	g.Go(func() error {
+		select {
+		case err := <-fenceDone:
+			fenceDone <- err
+			if err == nil {
+				err = errors.New("network fence stopped")
+			}
+			return err
+		case <-ctx.Done():
+			return nil
+		}
+	})
 	g.Go(func() error { return n.agent.Run(ctx) })
 	g.Go(func() error { return n.proxy.Run(ctx) })
 	err := g.Wait()
@@ -103,6 +120,10 @@ func (n *Node) Run(ctx context.Context) error {
 		if cerr := n.agent.Cleanup(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("node cleanup: %w", cerr))
 		}
+	}
+	stopFence()
+	if ferr := <-fenceDone; ferr != nil && !errors.Is(ferr, context.Canceled) {
+		err = errors.Join(err, ferr)
 	}
 	return err
 }
