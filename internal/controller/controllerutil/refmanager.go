@@ -1,6 +1,7 @@
 package controllerutil
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 )
 
 // NewControllerRef returns a controller ownerReference to owner of kind gvk,
@@ -134,5 +136,20 @@ func RecheckDeletion(uid types.UID, get func() (metav1.Object, error)) func() er
 			return fmt.Errorf("%s/%s has just been deleted at %v", fresh.GetNamespace(), fresh.GetName(), fresh.GetDeletionTimestamp())
 		}
 		return nil
+	}
+}
+
+// NewPodRefManager returns a RefManager claiming pods for owner: adoption and release patch
+// the pod through client, and adoption first re-reads owner with getLive to make sure it is
+// not being deleted.
+func NewPodRefManager(ctx context.Context, client kubernetes.Interface, owner metav1.Object, gvk schema.GroupVersionKind,
+	sel labels.Selector, getLive func(ctx context.Context) (metav1.Object, error)) *RefManager {
+	return &RefManager{
+		Controller: owner, ControllerGVK: gvk, Selector: sel,
+		Patch: func(ns, name string, data []byte) error {
+			_, err := client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
+			return err
+		},
+		CanAdopt: RecheckDeletion(owner.GetUID(), func() (metav1.Object, error) { return getLive(ctx) }),
 	}
 }

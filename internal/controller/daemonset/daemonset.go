@@ -238,16 +238,9 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel la
 	if err != nil {
 		return nil, err
 	}
-	m := &controllerutil.RefManager{
-		Controller: ds, ControllerGVK: dsKind, Selector: sel,
-		Patch: func(ns, name string, data []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: controllerutil.RecheckDeletion(ds.UID, func() (metav1.Object, error) {
-			return c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-		}),
-	}
+	m := controllerutil.NewPodRefManager(ctx, c.client, ds, dsKind, sel, func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
+	})
 	var out []*corev1.Pod
 	var errs []error
 	for _, p := range all {

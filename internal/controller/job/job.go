@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -596,16 +595,9 @@ func (c *Controller) claimPods(ctx context.Context, job *batchv1.Job) ([]*corev1
 	if err != nil {
 		return nil, err
 	}
-	m := &controllerutil.RefManager{
-		Controller: job, ControllerGVK: jobKind, Selector: sel,
-		Patch: func(ns, name string, data []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: controllerutil.RecheckDeletion(job.UID, func() (metav1.Object, error) {
-			return c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
-		}),
-	}
+	m := controllerutil.NewPodRefManager(ctx, c.client, job, jobKind, sel, func(ctx context.Context) (metav1.Object, error) {
+		return c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+	})
 	var out []*corev1.Pod
 	var errs []error
 	for _, p := range all {

@@ -329,18 +329,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selector labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	m := &controllerutil.RefManager{
-		Controller:    rs,
-		ControllerGVK: c.k.gvk(),
-		Selector:      selector,
-		Patch: func(ns, name string, data []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: controllerutil.RecheckDeletion(rs.UID, func() (metav1.Object, error) {
-			return c.k.getLive(ctx, rs.Namespace, rs.Name)
-		}),
-	}
+	m := controllerutil.NewPodRefManager(ctx, c.client, rs, c.k.gvk(), selector, func(ctx context.Context) (metav1.Object, error) {
+		return c.k.getLive(ctx, rs.Namespace, rs.Name)
+	})
 	var claimed []*corev1.Pod
 	var errs []error
 	for _, pod := range pods {

@@ -200,16 +200,9 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 	if err != nil {
 		return nil, err
 	}
-	m := &controllerutil.RefManager{
-		Controller: set, ControllerGVK: stsKind, Selector: sel,
-		Patch: func(ns, name string, data []byte) error {
-			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
-			return err
-		},
-		CanAdopt: controllerutil.RecheckDeletion(set.UID, func() (metav1.Object, error) {
-			return c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-		}),
-	}
+	m := controllerutil.NewPodRefManager(ctx, c.client, set, stsKind, sel, func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
+	})
 	var out []*corev1.Pod
 	var errs []error
 	for _, p := range all {
