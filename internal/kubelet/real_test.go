@@ -202,7 +202,14 @@ func TestRealPodLifecycle(t *testing.T) {
 	// The kubelet's HTTP API: logs and exec (SPDY, proxied to containerd).
 	srv := httptest.NewServer(kl.Handler())
 	defer srv.Close()
-	logs, err := httpGetBody(srv.URL + "/containerLogs/default/hello/side")
+	// The side container writes its two lines right after it starts, which may be just after
+	// the pod turned Ready: wait for them.
+	var logs string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if logs, err = httpGetBody(srv.URL + "/containerLogs/default/hello/side"); err == nil && logs == "side says hi\nline two\n" {
+			break
+		}
+	}
 	if err != nil || logs != "side says hi\nline two\n" {
 		t.Errorf("logs: %q, %v", logs, err)
 	}
