@@ -29,13 +29,14 @@ unit:
 
 # Prints the figures each issue names, one per line: API server (start, creates, lists, RSS),
 # scheduler (pods/s, creation→binding at 1,000 nodes), controllers (rollout times), node
-# (pod start latency, agent CPU/RSS with 50 pods), service proxy (programming latency, overhead).
+# (pod start latency; the same pods through bare CRI, the floor under it; agent CPU/RSS with
+# 50 pods), service proxy (programming latency, overhead).
 BENCH := -run '^$$' -benchtime 1x
 bench: build
 	$(GO) run ./test/bench -bin $(BIN)
 	$(GO) run ./cmd/schedbench
 	$(GO) test $(BENCH) -bench 'Deployment' ./internal/controller/integration
-	$(GO) test $(BENCH) -bench 'PodStartLatency|FiftyPodsIdle' ./internal/agent
+	$(GO) test $(BENCH) -bench 'PodStartLatency|CRIFloor|FiftyPodsIdle' ./internal/agent
 	$(GO) test -run '^$$' -benchtime 50x -bench 'ProgrammingLatency' ./internal/proxy
 	$(GO) test -run '^$$' -benchtime 3000x -bench 'ServiceOverhead' ./internal/proxy
 	$(GO) test $(BENCH) -bench 'DeploymentsOnRealPods' ./test/e2e

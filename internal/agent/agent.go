@@ -284,6 +284,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if kubeletLn != nil {
 		g.Go(func() error { return kl.Serve(ctx, kubeletLn, a.cfg.KubeletTLS) })
 	}
+	// The node is Ready once the kubelet acts on pods, not before.
+	select {
+	case <-kl.Started():
+	case <-kubeletDone:
+		return fail(nil)
+	}
 
 	a.mu.Lock()
 	a.nodeReady = true

@@ -49,7 +49,7 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 	suffix := rand.IntN(100000)
 	n := &testNode{client: ts.Client, dir: dir, name: fmt.Sprintf("node-%d", suffix), cidr: freeCIDR(100, 200)}
 	bridge := fmt.Sprintf("ba%d", suffix)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger()
 	cfg := agent.Config{
 		RESTConfig: ts.RESTConfig, NodeName: n.name, NodeIP: "127.0.0.1", DataDir: dir, Bridge: bridge,
 		Logger: log, ImageCacheDir: filepath.Join(os.TempDir(), "bosun-test-image-cache"),
@@ -109,6 +109,16 @@ func startNode(t testing.TB, ts *testserver.Server, tlsCfg ...*tls.Config) *test
 		t.Fatal("agent not ready after 120s")
 	}
 	return n
+}
+
+// testLogger logs warnings, or everything with BOSUN_TEST_DEBUG set (the
+// kubelet then logs how long each sandbox and container took to start).
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("BOSUN_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
 func removeAllSandboxes(t testing.TB, socket string) {
@@ -296,7 +306,7 @@ func TestAgentRestartAdoptsPods(t *testing.T) {
 	}
 	suffix := rand.IntN(100000)
 	name, bridge, cidr := fmt.Sprintf("node-%d", suffix), fmt.Sprintf("ba%d", suffix), freeCIDR(100, 200)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger()
 	var last *agent.Agent
 	t.Cleanup(func() {
 		if last != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +15,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/bosun-k8s/bosun/internal/kubelet"
 	"github.com/bosun-k8s/bosun/internal/testserver"
 )
 
@@ -69,6 +72,7 @@ func startPods(b *testing.B, ts *testserver.Server, n *testNode, count, round in
 			p.Labels["bench"] = label
 			t := time.Now()
 			_, err := pods.Create(ctx, p, metav1.CreateOptions{})
+
 			starts <- [2]any{p.Name, t}
 			errc <- err
 		}(i)
@@ -198,4 +202,97 @@ func rssBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkCRIFloor starts 30 one-container pods straight through the CRI
+// of the node's containerd — no API server, no kubelet — four at a time
+// as the kubelet does, and reports each pod's time from the burst's start
+// to its container running. It is the floor under BenchmarkPodStartLatency
+// on this machine: what containerd, runc and the CNI plugins cost alone.
+//
+//	go test -run '^$' -bench CRIFloor -benchtime 3x ./internal/agent
+func BenchmarkCRIFloor(b *testing.B) {
+	ts := testserver.Start(b)
+	n := startNode(b, ts)
+	rt, err := kubelet.NewCRIRuntime(filepath.Join(n.dir, "containerd", "containerd.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	img, err := rt.ImageStatus(ctx, "bosun.local/hello:v1")
+	if err != nil || img == nil {
+		b.Fatalf("hello image: %v %v", img, err)
+	}
+	const count, parallel = 30, 4
+	var all []time.Duration
+	for i := 0; i < b.N; i++ {
+		type result struct {
+			d       time.Duration
+			sandbox string
+			err     error
+		}
+		results := make(chan result, count)
+		slots := make(chan struct{}, parallel)
+		t0 := time.Now()
+		for j := 0; j < count; j++ {
+			go func(j int) {
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				name := fmt.Sprintf("floor-%d-%d", i, j)
+				sb := &runtimeapi.PodSandboxConfig{
+					Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "bench", Uid: name},
+					Hostname:     name,
+					LogDirectory: filepath.Join(n.dir, "floor-logs", name),
+					Linux:        &runtimeapi.LinuxPodSandboxConfig{},
+				}
+				if err := os.MkdirAll(sb.LogDirectory, 0o755); err != nil {
+					results <- result{err: err}
+					return
+				}
+				id, err := rt.RunPodSandbox(ctx, sb)
+				if err != nil {
+					results <- result{err: err}
+					return
+				}
+				cid, err := rt.CreateContainer(ctx, id, &runtimeapi.ContainerConfig{
+					Metadata: &runtimeapi.ContainerMetadata{Name: "hello"},
+					Image:    &runtimeapi.ImageSpec{Image: img.Id},
+					LogPath:  "hello.log",
+					Linux:    &runtimeapi.LinuxContainerConfig{},
+				}, sb)
+				if err == nil {
+					err = rt.StartContainer(ctx, cid)
+				}
+				results <- result{d: time.Since(t0), sandbox: id, err: err}
+			}(j)
+		}
+		var sandboxes []string
+		var firstErr error
+		for j := 0; j < count; j++ {
+			r := <-results
+			if r.sandbox != "" {
+				sandboxes = append(sandboxes, r.sandbox)
+			}
+			if r.err != nil && firstErr == nil {
+				firstErr = r.err
+			}
+			all = append(all, r.d)
+		}
+		b.StopTimer()
+		for _, id := range sandboxes {
+			_ = rt.StopPodSandbox(ctx, id)
+			if err := rt.RemovePodSandbox(ctx, id); err != nil {
+				b.Errorf("remove sandbox: %v", err)
+			}
+		}
+		if firstErr != nil {
+			b.Fatal(firstErr)
+		}
+		b.StartTimer()
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	p := func(q float64) float64 { return float64(all[int(q*float64(len(all)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(p(0.5), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
 }

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -86,12 +87,16 @@ type Kubelet struct {
 	workers map[types.UID]*podWorker
 	ctx     context.Context
 	wg      sync.WaitGroup
+	// noted holds the states workers brought sandboxes and containers to
+	// themselves, so that relist does not wake a worker for its own work.
+	noted map[string]int32
 
 	backoff  *backoff
 	http     *http.Client
 	recorder record.EventRecorder // set in Run before any worker starts
 
-	starts chan struct{} // semaphore of MaxParallelStarts; nil: unbounded
+	starts  chan struct{} // semaphore of MaxParallelStarts; nil: unbounded
+	started chan struct{} // closed once caches are synced and workers run
 
 	tokensMu sync.Mutex
 	tokens   map[string]cachedToken // service account tokens by pod UID/SA/audience/expiry
@@ -160,6 +165,8 @@ func New(cfg Config) (*Kubelet, error) {
 		synced:     pods.Informer().HasSynced,
 		factory:    factory,
 		workers:    map[types.UID]*podWorker{},
+		noted:      map[string]int32{},
+		started:    make(chan struct{}),
 		backoff:    newBackoff(cfg.Clock, 10*time.Second, 5*time.Minute),
 		http:       cfg.HTTPClient,
 	}
@@ -188,6 +195,9 @@ func New(cfg Config) (*Kubelet, error) {
 	return k, nil
 }
 
+// Started is closed once Run has synced its caches and runs pod workers.
+func (k *Kubelet) Started() <-chan struct{} { return k.started }
+
 // Run runs the kubelet until ctx ends. Pods keep running when it returns:
 // a restarted kubelet adopts them.
 func (k *Kubelet) Run(ctx context.Context) error {
@@ -195,7 +205,12 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.factory.Start(ctx.Done())
 	k.svcFactory.Start(ctx.Done())
 	defer k.svcFactory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), k.synced, k.svcSynced) {
+	// Polled every 10 ms rather than cache.WaitForCacheSync's 100 ms: the
+	// node reports Ready only once this returns.
+	err := wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(context.Context) (bool, error) {
+		return k.synced() && k.svcSynced(), nil
+	})
+	if err != nil {
 		k.factory.Shutdown()
 		return ctx.Err()
 	}
@@ -208,6 +223,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		k.startWorker(w)
 	}
 	k.mu.Unlock()
+	close(k.started)
 
 	k.housekeeping(ctx)
 	relist := k.clock.NewTicker(k.cfg.RelistInterval)
@@ -323,10 +339,21 @@ func (k *Kubelet) relist(ctx context.Context, prev map[string]int32) map[string]
 	}
 	next := make(map[string]int32, len(cs)+len(sbs))
 	kicked := map[types.UID]bool{}
+	k.mu.Lock()
+	noted := k.noted
+	k.noted = map[string]int32{}
+	k.mu.Unlock()
 	see := func(id string, state int32, labels map[string]string) {
 		next[id] = state
 		uid := types.UID(labels[LabelPodUID])
-		if old, ok := prev[id]; (!ok || old != state) && !kicked[uid] {
+		old, ok := prev[id]
+		if ok && old == state {
+			return
+		}
+		if n, ok := noted[id]; ok && n == state {
+			return // the worker made this change and knows it
+		}
+		if !kicked[uid] {
 			kicked[uid] = true
 			k.kick(uid)
 		}
@@ -338,6 +365,14 @@ func (k *Kubelet) relist(ctx context.Context, prev map[string]int32) map[string]
 		see(sb.Id, int32(sb.State), sb.Labels)
 	}
 	return next
+}
+
+// note records that a worker brought a sandbox or container to state, for
+// the next relist.
+func (k *Kubelet) note(id string, state int32) {
+	k.mu.Lock()
+	k.noted[id] = state
+	k.mu.Unlock()
 }
 
 // housekeeping terminates sandboxes whose pod the kubelet has no worker

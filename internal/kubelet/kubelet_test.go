@@ -318,6 +318,11 @@ func TestGracefulDeletion(t *testing.T) {
 		t.Errorf("stops %v, want one with the 7s grace period", stops)
 	}
 	h.waitFor("sandbox removal", func() bool { return len(rt.Calls("RemovePodSandbox")) == 1 })
+	// Each stop tears the network down through every CNI plugin: the
+	// sandbox is stopped once, then removed.
+	if got := rt.Calls("StopPodSandbox"); len(got) != 1 {
+		t.Errorf("sandbox stopped %d times, want 1: %v", len(got), got)
+	}
 }
 
 func TestAdoptsAndNeverTouchesForeign(t *testing.T) {
@@ -555,5 +560,51 @@ func TestSandboxDeathRestartsContainersKeepingCounts(t *testing.T) {
 	}
 	if n := len(rt.Calls("RunPodSandbox")); n != 2 {
 		t.Errorf("RunPodSandbox called %d times, want 2", n)
+	}
+}
+
+// TestRelistWakesWorkersOnlyForOthersChanges: a sandbox and container a
+// worker started itself do not wake it again; an exit it did not cause does.
+func TestRelistWakesWorkersOnlyForOthersChanges(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	k, err := New(Config{Client: fake.NewClientset(), NodeName: testNode, Runtime: rt, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.addAdopted("u1", "default", "p", "a", 0)
+	w := newPodWorker(k, "u1")
+	k.workers["u1"] = w
+	woken := func() bool {
+		select {
+		case <-w.kickCh:
+			return true
+		default:
+			return false
+		}
+	}
+	ctx := context.Background()
+	rt.mu.Lock()
+	for id, sb := range rt.sandboxes {
+		k.note(id, int32(sb.state))
+	}
+	for id, c := range rt.containers {
+		k.note(id, int32(c.status.State))
+	}
+	rt.mu.Unlock()
+	prev := k.relist(ctx, map[string]int32{})
+	if woken() {
+		t.Error("relist woke the worker for the sandbox and container it started itself")
+	}
+	if !rt.Exit("a", 1) {
+		t.Fatal("no running container a")
+	}
+	prev = k.relist(ctx, prev)
+	if !woken() {
+		t.Error("relist did not wake the worker for its container's exit")
+	}
+	rt.addAdopted("u1", "default", "p", "b", 0)
+	k.relist(ctx, prev)
+	if !woken() {
+		t.Error("relist did not wake the worker for a container it did not note")
 	}
 }

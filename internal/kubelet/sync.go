@@ -260,10 +260,13 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
 		return fmt.Errorf("log dir: %w", err)
 	}
+	t0 := k.clock.Now()
 	id, err := k.runtime.RunPodSandbox(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	k.note(id, int32(runtimeapi.PodSandboxState_SANDBOX_READY))
+	k.log.Debug("sandbox started", "pod", pod.Namespace+"/"+pod.Name, "took", k.clock.Since(t0))
 	st, err := k.runtime.PodSandboxStatus(ctx, id)
 	if err != nil {
 		return err
@@ -515,7 +518,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Conta
 			cfg.Linux.SecurityContext.NamespaceOptions.TargetId = tid
 		}
 	}
+	t0 := k.clock.Now()
 	id, err := k.runtime.CreateContainer(ctx, w.sandboxID, cfg, w.sandboxCfg)
+	t1 := k.clock.Now()
 	if err != nil {
 		w.waiting[c.Name] = waitingInfo{"CreateContainerError", err.Error()}
 		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -527,7 +532,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Conta
 		k.event(pod, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return err
 	}
+	k.note(id, int32(runtimeapi.ContainerState_CONTAINER_RUNNING))
 	k.event(pod, c.Name, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	k.log.Debug("container started", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "create", t1.Sub(t0), "start", k.clock.Since(t1))
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		if err := w.runHook(ctx, pod, c, id, c.Lifecycle.PostStart, gracePeriod(pod)); err != nil {
 			k.event(pod, c.Name, v1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
@@ -776,8 +783,12 @@ func (w *podWorker) finish(ctx context.Context, pod *v1.Pod, gone bool) error {
 		return err
 	}
 	for _, sb := range sbs {
-		if err := k.runtime.StopPodSandbox(ctx, sb.Id); err != nil {
-			return err
+		// A sandbox terminate already stopped is not stopped again: each
+		// stop tears the pod network down through every CNI plugin anew.
+		if sb.State == runtimeapi.PodSandboxState_SANDBOX_READY {
+			if err := k.runtime.StopPodSandbox(ctx, sb.Id); err != nil {
+				return err
+			}
 		}
 		if err := k.runtime.RemovePodSandbox(ctx, sb.Id); err != nil {
 			return err
