@@ -588,6 +588,9 @@ func (a *Agent) renewLease(ctx context.Context) error {
 // waitPodCIDR waits until the server assigned the node a pod CIDR.
 func (a *Agent) waitPodCIDR(ctx context.Context) (string, error) {
 	logged := a.clock.Now()
+	// The node IPAM controller usually answers within milliseconds; the
+	// poll starts fast and slows down to 500 ms.
+	interval := 10 * time.Millisecond
 	for {
 		node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
 		if err == nil && node.Spec.PodCIDR != "" {
@@ -600,8 +603,9 @@ func (a *Agent) waitPodCIDR(ctx context.Context) (string, error) {
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
-		case <-a.clock.After(200 * time.Millisecond):
+		case <-a.clock.After(interval):
 		}
+		interval = min(2*interval, 500*time.Millisecond)
 	}
 }
 
