@@ -59,6 +59,11 @@ type Config struct {
 	// Extra handles other non-resource paths (e.g. the kubelet proxy); nil: 404.
 	Extra map[string]http.Handler
 
+	// AuthenticateToken authenticates a request's bearer token (service account tokens).
+	// It returns ok false for a token it does not know, and an error for one it rejects.
+	// nil: bearer tokens are refused.
+	AuthenticateToken func(ctx context.Context, token string) (u user.Info, ok bool, err error)
+
 	// Admit is called for every write after validation, before storage (service IP allocation,
 	// …). nil: nothing.
 	Admit func(ctx context.Context, a *Attributes) error
@@ -198,8 +203,9 @@ func userFrom(ctx context.Context) user.Info {
 	return u
 }
 
-// authenticate reads the verified client certificate: CN is the user, O the groups. Requests
-// without one are anonymous and may only reach the public paths (/version, /healthz, /livez,
+// authenticate reads the verified client certificate: CN is the user, O the groups; else a
+// bearer token goes to Config.AuthenticateToken (a bad one is 401). Requests with neither
+// are anonymous and may only reach the public paths (/version, /healthz, /livez,
 // /readyz), as upstream's system:public-info-viewer allows.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -210,6 +216,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, user.Info(u))))
 			return
 		}
+		if tok, ok := bearerToken(r); ok && s.cfg.AuthenticateToken != nil {
+			u, ok, err := s.cfg.AuthenticateToken(r.Context(), tok)
+			if err == nil && ok {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, u)))
+				return
+			}
+			if err != nil {
+				s.log.Debug("bearer token refused", "err", err)
+			}
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
 		if r.TLS == nil || publicPath(r.URL.Path) {
 			// Plain HTTP only reaches the handler in-process (tests, the server itself).
 			next.ServeHTTP(w, r)
@@ -217,6 +235,16 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[7:])
+	return tok, tok != ""
 }
 
 func publicPath(p string) bool {

@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -45,6 +46,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/openapi"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
 	"github.com/bosun-k8s/bosun/internal/registry/groups"
+	"github.com/bosun-k8s/bosun/internal/satoken"
 	"github.com/bosun-k8s/bosun/internal/servicealloc"
 	"github.com/bosun-k8s/bosun/internal/storage"
 )
@@ -81,6 +83,7 @@ type Server struct {
 	kubeconfig string
 	api        *apiserver.Server
 	getter     storageGetter
+	bound      boundObjects // for service account tokens
 	etcd       *etcd.Etcd
 }
 
@@ -174,6 +177,17 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	saKey, err := satoken.LoadOrCreateKey(filepath.Join(tlsDir, "service-account.key"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	issuer, err := satoken.New(saKey, "")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	toks := &tokens{issuer: issuer, s: s, now: time.Now}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
 	if err := ca.WriteKubeconfig(s.KubeconfigPath(), url, tlsDir, "admin"); err != nil {
 		ln.Close()
@@ -194,6 +208,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("build scheme: %w", err)
 	}
+	toks.decoder = serializer.NewCodecFactory(scheme).UniversalDeserializer()
 	et, err := etcd.New(etcd.Config{DataDir: filepath.Join(s.cfg.DataDir, "etcd"), Endpoints: s.cfg.EtcdEndpoints, Logger: s.log})
 	if err != nil {
 		ln.Close()
@@ -239,7 +254,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		subresources := map[string]apiserver.SubresourceHandler{}
+		subresources := map[string]apiserver.SubresourceHandler{"serviceaccounts/token": toks.serveTokenRequest}
 		podProxy, err := kubeletproxy.New(kubeletproxy.Config{
 			Getter: &lazyGetter{s: s},
 			TLS:    &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
@@ -260,6 +275,7 @@ func (s *Server) Run(ctx context.Context) error {
 			OpenAPIV2: http.HandlerFunc(oapi.ServeV2), OpenAPIV3: http.HandlerFunc(oapi.ServeV3),
 			Extra: map[string]http.Handler{"/debug/pprof/": profiling()},
 			Admit: svcAdmission.admit, Released: svcAdmission.released,
+			AuthenticateToken: toks.authenticate,
 			ReadyChecks: map[string]func() error{"poststarthook/bootstrap": func() error {
 				select {
 				case <-s.ready:
@@ -277,6 +293,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.mu.Lock()
 		s.url, s.restConfig, s.api, s.etcd = url, restCfg, api, et
 		s.getter = storageGetter{pods: api.Resource(podKind), nodes: api.Resource(nodeKind)}
+		saKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("serviceaccounts"))
+		secretKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("secrets"))
+		s.bound = boundObjects{serviceAccounts: api.Resource(saKind), pods: api.Resource(podKind),
+			secrets: api.Resource(secretKind), nodes: api.Resource(nodeKind)}
 		s.mu.Unlock()
 		sg, sctx := errgroup.WithContext(ctx)
 		apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(sctx))

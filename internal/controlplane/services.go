@@ -176,7 +176,7 @@ func (l *lazyGetter) Node(ctx context.Context, name string) (*corev1.Node, error
 // advertised in discovery and OpenAPI.
 func servedSubresources() []discovery.Subresource {
 	served := map[string]bool{"pods/binding": true, "pods/log": true, "pods/exec": true, "pods/attach": true,
-		"pods/portforward": true, "namespaces/finalize": true}
+		"pods/portforward": true, "namespaces/finalize": true, "serviceaccounts/token": true}
 	var out []discovery.Subresource
 	for _, sr := range discovery.StandardSubresources() {
 		if sr.Parent.Group == "" && served[sr.Parent.Resource+"/"+sr.Name] {

@@ -1,0 +1,128 @@
+package controlplane_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/bosun-k8s/bosun/internal/testserver"
+)
+
+// TestServiceAccountTokens: the TokenRequest API issues tokens the API server then accepts
+// as bearer credentials — until the service account or the pod they are bound to is gone.
+func TestServiceAccountTokens(t *testing.T) {
+	s := testserver.Start(t)
+	ctx := context.Background()
+	c := s.Client
+	sa, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := c.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "worker"},
+		Spec: corev1.PodSpec{ServiceAccountName: "builder", Containers: []corev1.Container{{Name: "c", Image: "bosun.local/hello:v1"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A client with nothing but the token (and the CA to trust the server).
+	as := func(token string) kubernetes.Interface {
+		cfg := &rest.Config{Host: s.RESTConfig.Host, BearerToken: token,
+			TLSClientConfig: rest.TLSClientConfig{CAData: s.RESTConfig.CAData}}
+		return kubernetes.NewForConfigOrDie(cfg)
+	}
+	canList := func(token string) error {
+		_, err := as(token).CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		return err
+	}
+	request := func(name string, spec authv1.TokenRequestSpec) (*authv1.TokenRequest, error) {
+		return c.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
+	}
+
+	// Unbound, as `kubectl create token builder` asks.
+	free, err := request("builder", authv1.TokenRequestSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free.Status.Token == "" || free.Status.ExpirationTimestamp.IsZero() || len(free.Spec.Audiences) != 1 ||
+		*free.Spec.ExpirationSeconds != 3600 {
+		t.Errorf("token request answered %+v", free)
+	}
+	if err := canList(free.Status.Token); err != nil {
+		t.Errorf("listing with the token: %v", err)
+	}
+
+	// Bound to the pod, as the kubelet asks.
+	exp := int64(3607)
+	bound, err := request("builder", authv1.TokenRequestSpec{ExpirationSeconds: &exp,
+		BoundObjectRef: &authv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "worker", UID: pod.UID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := canList(bound.Status.Token); err != nil {
+		t.Errorf("listing with the pod-bound token: %v", err)
+	}
+
+	// What is refused, and how.
+	for _, tc := range []struct {
+		what string
+		err  error
+		ok   func(error) bool
+		msg  string
+	}{
+		{"a garbage token", canList("not-a-token"), apierrors.IsUnauthorized, ""},
+		{"a token for another audience", func() error {
+			tr, err := request("builder", authv1.TokenRequestSpec{Audiences: []string{"vault"}})
+			if err != nil {
+				return err
+			}
+			return canList(tr.Status.Token)
+		}(), apierrors.IsUnauthorized, ""},
+		{"a 599-second token", func() error {
+			short := int64(599)
+			_, err := request("builder", authv1.TokenRequestSpec{ExpirationSeconds: &short})
+			return err
+		}(), apierrors.IsInvalid, "spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes"},
+		{"a token for a missing service account", func() error { _, err := request("nobody", authv1.TokenRequestSpec{}); return err }(),
+			apierrors.IsNotFound, `serviceaccounts "nobody" not found`},
+		{"a token bound to a pod by a stale UID", func() error {
+			_, err := request("builder", authv1.TokenRequestSpec{BoundObjectRef: &authv1.BoundObjectReference{Kind: "Pod", Name: "worker", UID: "stale"}})
+			return err
+		}(), apierrors.IsConflict, "does not match the UID in record"},
+		{"a token bound to a ConfigMap", func() error {
+			_, err := request("builder", authv1.TokenRequestSpec{BoundObjectRef: &authv1.BoundObjectReference{Kind: "ConfigMap", Name: "x"}})
+			return err
+		}(), apierrors.IsInvalid, "spec.boundObjectRef.kind: Unsupported value"},
+	} {
+		if tc.err == nil || !tc.ok(tc.err) || !strings.Contains(tc.err.Error(), tc.msg) {
+			t.Errorf("%s: got %v", tc.what, tc.err)
+		}
+	}
+
+	// The pod goes: its token stops working; the unbound one still works.
+	if err := c.CoreV1().Pods("default").Delete(ctx, "worker", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := canList(bound.Status.Token); !apierrors.IsUnauthorized(err) {
+		t.Errorf("the deleted pod's token: %v, want Unauthorized", err)
+	}
+	if err := canList(free.Status.Token); err != nil {
+		t.Errorf("the unbound token after the pod's deletion: %v", err)
+	}
+	// The service account goes, and comes back under the same name: no old token works.
+	if err := c.CoreV1().ServiceAccounts("default").Delete(ctx, "builder", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := canList(free.Status.Token); !apierrors.IsUnauthorized(err) {
+		t.Errorf("a token of the deleted service account %s: %v, want Unauthorized", sa.UID, err)
+	}
+}
