@@ -166,6 +166,7 @@ func New(cfg Config) (*Kubelet, error) {
 		factory:    factory,
 		workers:    map[types.UID]*podWorker{},
 		noted:      map[string]int32{},
+		tokens:     map[string]cachedToken{},
 		started:    make(chan struct{}),
 		backoff:    newBackoff(cfg.Clock, 10*time.Second, 5*time.Minute),
 		http:       cfg.HTTPClient,

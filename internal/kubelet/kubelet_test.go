@@ -30,7 +30,16 @@ type harness struct {
 
 func startKubelet(t *testing.T, rt *fakeRuntime, objs ...any) *harness {
 	t.Helper()
+	return startKubeletWith(t, rt, nil, objs...)
+}
+
+// startKubeletWith is startKubelet with a hook to add reactors to the fake client first.
+func startKubeletWith(t *testing.T, rt *fakeRuntime, setup func(*fake.Clientset), objs ...any) *harness {
+	t.Helper()
 	client := fake.NewClientset()
+	if setup != nil {
+		setup(client)
+	}
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *v1.Pod:

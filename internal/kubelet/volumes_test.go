@@ -2,12 +2,18 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	authv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestWriteAtomicSwapsContents(t *testing.T) {
@@ -109,4 +115,55 @@ func TestConfigMapVolumeFollowsUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitFor("the configMap volume to follow the update", func() bool { return read("cm/dir/hello.txt") == "hello again" })
+}
+
+// TestServiceAccountTokenVolume: the kube-api-access volume gets a token the kubelet asks the
+// API for (bound to the pod, for its service account), the CA and the namespace.
+func TestServiceAccountTokenVolume(t *testing.T) {
+	rt := newFakeRuntime("bosun.local/hello:v1")
+	ca := &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: "default"}, Data: map[string]string{"ca.crt": "CA PEM"}}
+	pod := testPod("tok", "a")
+	pod.Spec.ServiceAccountName = "builder"
+	exp := int64(3607)
+	pod.Spec.Volumes = []v1.Volume{{Name: "kube-api-access-abcde", VolumeSource: v1.VolumeSource{Projected: &v1.ProjectedVolumeSource{Sources: []v1.VolumeProjection{
+		{ServiceAccountToken: &v1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &exp}},
+		{ConfigMap: &v1.ConfigMapProjection{LocalObjectReference: v1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []v1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+		{DownwardAPI: &v1.DownwardAPIProjection{Items: []v1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
+	}}}}}
+	pod.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "kube-api-access-abcde", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}}
+	var mu sync.Mutex
+	var asked []*authv1.TokenRequest
+	h := startKubeletWith(t, rt, func(c *fake.Clientset) {
+		c.PrependReactor("create", "serviceaccounts", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.GetSubresource() != "token" {
+				return false, nil, nil
+			}
+			ca := a.(k8stesting.CreateActionImpl)
+			tr := ca.GetObject().(*authv1.TokenRequest).DeepCopy()
+			mu.Lock()
+			asked = append(asked, tr)
+			mu.Unlock()
+			if ca.Name != "builder" {
+				return true, nil, fmt.Errorf("token for %q", ca.Name)
+			}
+			tr.Status.Token = "token-for-builder"
+			return true, tr, nil
+		})
+	}, ca, pod)
+	h.waitPod("default", "tok", "Running", running)
+	volDir := filepath.Join(h.kl.volumesDir(pod.UID), "kube-api-access-abcde")
+	for file, want := range map[string]string{"token": "token-for-builder", "ca.crt": "CA PEM", "namespace": "default"} {
+		if b, err := os.ReadFile(filepath.Join(volDir, file)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", file, b, err, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 {
+		t.Fatal("no token requested")
+	}
+	ref := asked[0].Spec.BoundObjectRef
+	if ref == nil || ref.Kind != "Pod" || ref.Name != "tok" || ref.UID != pod.UID || *asked[0].Spec.ExpirationSeconds != 3607 {
+		t.Errorf("token request %+v", asked[0].Spec)
+	}
 }
