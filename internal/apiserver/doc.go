@@ -9,8 +9,9 @@
 //	recoverPanics → authenticate (client certificate, else bearer token) → route (requestInfo) →
 //	  read:  get (etcd) | list, watch (watch cache, bytes copied, Tables from cached cells)
 //	  write: decode (JSON/YAML/protobuf, strict per fieldValidation) → generic prepare
-//	         (uid, timestamps, generation, status rules) → Kind hooks (prepare, default,
-//	         validate) → admission (namespace exists and is not terminating) → storage
+//	         (uid, timestamps, generation, status rules) → Kind hooks (prepare, default) →
+//	         Config.Mutate (mutating admission) → Kind validation → admission (namespace
+//	         exists and is not terminating; Config.Admit) → storage
 //
 // Responses are chosen by the Accept header: JSON, YAML, a meta.k8s.io Table (what kubectl get
 // asks for), or PartialObjectMetadata (metadata informers). Errors are metav1.Status objects

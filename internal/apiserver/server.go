@@ -64,6 +64,11 @@ type Config struct {
 	// nil: bearer tokens are refused.
 	AuthenticateToken func(ctx context.Context, token string) (u user.Info, ok bool, err error)
 
+	// Mutate is called for every create and update after defaulting, before validation:
+	// upstream's mutating admission (a pod's service account and token volume, its default
+	// tolerations). nil: nothing.
+	Mutate func(ctx context.Context, a *Attributes) error
+
 	// Admit is called for every write after validation, before storage (service IP allocation,
 	// …). nil: nothing.
 	Admit func(ctx context.Context, a *Attributes) error

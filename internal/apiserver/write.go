@@ -274,6 +274,11 @@ func (s *Server) createObject(ctx context.Context, k *registry.Kind, namespace s
 		if k.Default != nil {
 			k.Default(obj)
 		}
+		if s.cfg.Mutate != nil {
+			if err := s.cfg.Mutate(ctx, &Attributes{Kind: k, Verb: "create", Object: obj, DryRun: dryRun}); err != nil {
+				return nil, err
+			}
+		}
 		if err := validateCreate(k, obj, m); err != nil {
 			return nil, err
 		}
@@ -389,6 +394,11 @@ func (s *Server) mutateForUpdate(ctx context.Context, k *registry.Kind, obj, cur
 	}
 	if k.Default != nil {
 		k.Default(obj)
+	}
+	if s.cfg.Mutate != nil {
+		if err := s.cfg.Mutate(ctx, &Attributes{Kind: k, Verb: "update", Object: obj, Old: cur, DryRun: dryRun}); err != nil {
+			return err
+		}
 	}
 	if k.Generation && m.GetGeneration() == cm.GetGeneration() && specChanged(obj, cur) {
 		m.SetGeneration(cm.GetGeneration() + 1)

@@ -276,6 +276,7 @@ func (s *Server) Run(ctx context.Context) error {
 			Extra: map[string]http.Handler{"/debug/pprof/": profiling()},
 			Admit: svcAdmission.admit, Released: svcAdmission.released,
 			AuthenticateToken: toks.authenticate,
+			Mutate:            (&podAdmission{tokens: toks}).mutate,
 			ReadyChecks: map[string]func() error{"poststarthook/bootstrap": func() error {
 				select {
 				case <-s.ready:
@@ -433,6 +434,20 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 	if err := s.bootstrapNamespaces(ctx, client); err != nil {
 		return err
 	}
+	// The system namespaces get their default service account and the cluster CA at once, so
+	// that pods can be admitted there before the controllers that keep them (serviceaccount,
+	// rootcacert) first run.
+	for _, ns := range systemNamespaces() {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}
+		if _, err := client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create service account %s/default: %w", ns, err)
+		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: ns},
+			Data: map[string]string{"ca.crt": string(cfg.CAData)}}
+		if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create config map %s/kube-root-ca.crt: %w", ns, err)
+		}
+	}
 	for _, pc := range groups.SystemPriorityClasses() {
 		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
@@ -442,8 +457,13 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 }
 
 // bootstrapNamespaces creates the namespaces every cluster starts with.
+// systemNamespaces are the namespaces every cluster starts with.
+func systemNamespaces() []string {
+	return []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+}
+
 func (s *Server) bootstrapNamespaces(ctx context.Context, client kubernetes.Interface) error {
-	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+	for _, name := range systemNamespaces() {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		for attempt := 0; ; attempt++ {
 			_, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})

@@ -126,3 +126,65 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Errorf("a token of the deleted service account %s: %v, want Unauthorized", sa.UID, err)
 	}
 }
+
+// TestPodAdmission: a pod runs as its namespace's default service account, gets the token
+// volume in every container and the default tolerations — unless it opts out, or the account
+// it names does not exist.
+func TestPodAdmission(t *testing.T) {
+	s := testserver.Start(t)
+	ctx := context.Background()
+	pods := s.Client.CoreV1().Pods("default")
+	mk := func(name string, edit func(*corev1.Pod)) (*corev1.Pod, error) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "init", Image: "bosun.local/busybox:1.36"}},
+			Containers:     []corev1.Container{{Name: "app", Image: "bosun.local/hello:v1"}}}}
+		if edit != nil {
+			edit(p)
+		}
+		return pods.Create(ctx, p, metav1.CreateOptions{})
+	}
+	p, err := mk("plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Spec.ServiceAccountName != "default" || p.Spec.DeprecatedServiceAccount != "default" {
+		t.Errorf("service account %q/%q", p.Spec.ServiceAccountName, p.Spec.DeprecatedServiceAccount)
+	}
+	if len(p.Spec.Volumes) != 1 || !strings.HasPrefix(p.Spec.Volumes[0].Name, "kube-api-access-") || p.Spec.Volumes[0].Projected == nil ||
+		len(p.Spec.Volumes[0].Projected.Sources) != 3 || p.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken == nil {
+		t.Fatalf("volumes %+v", p.Spec.Volumes)
+	}
+	for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+		if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" ||
+			!c.VolumeMounts[0].ReadOnly || c.VolumeMounts[0].Name != p.Spec.Volumes[0].Name {
+			t.Errorf("container %s mounts %+v", c.Name, c.VolumeMounts)
+		}
+	}
+	tolerated := map[string]bool{}
+	for _, tol := range p.Spec.Tolerations {
+		if tol.Effect == corev1.TaintEffectNoExecute && tol.Operator == corev1.TolerationOpExists && tol.TolerationSeconds != nil && *tol.TolerationSeconds == 300 {
+			tolerated[tol.Key] = true
+		}
+	}
+	if !tolerated["node.kubernetes.io/not-ready"] || !tolerated["node.kubernetes.io/unreachable"] {
+		t.Errorf("tolerations %+v", p.Spec.Tolerations)
+	}
+	// The namespace's CA is there for the volume from the start.
+	if cm, err := s.Client.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil || !strings.Contains(cm.Data["ca.crt"], "BEGIN CERTIFICATE") {
+		t.Errorf("kube-root-ca.crt: %v %v", cm, err)
+	}
+
+	no := false
+	p, err = mk("opted-out", func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = &no })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.Volumes) != 0 || len(p.Spec.Containers[0].VolumeMounts) != 0 {
+		t.Errorf("opted-out pod got %+v", p.Spec.Volumes)
+	}
+
+	_, err = mk("ghost", func(p *corev1.Pod) { p.Spec.ServiceAccountName = "ghost" })
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `pods "ghost" is forbidden: error looking up service account default/ghost: serviceaccount "ghost" not found`) {
+		t.Errorf("pod of a missing service account: %v", err)
+	}
+}

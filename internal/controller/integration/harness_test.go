@@ -162,6 +162,12 @@ func createNamespace(t testing.TB, c *cluster, name string) {
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	// The serviceaccount controller's part, for harnesses that do not run it: pods are
+	// admitted only with their service account.
+	_, err = c.client.CoreV1().ServiceAccounts(name).Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 }
 
 // activePods lists pods that are not being deleted.

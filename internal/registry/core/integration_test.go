@@ -127,7 +127,8 @@ func TestAgainstAPIServer(t *testing.T) {
 		pods := c.CoreV1().Pods("default")
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bound"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "app", Image: "bosun.local/hello:v1"}}}}
-		if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
 			t.Fatalf("create: %v", err)
 		}
 		if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "bound"},
@@ -153,8 +154,9 @@ func TestAgainstAPIServer(t *testing.T) {
 		if err != nil || len(list.Items) != 1 {
 			t.Errorf("field selector on node and IP: %d items, err %v", len(list.Items), err)
 		}
-		// A replace of the original manifest (no nodeName) keeps the binding.
-		replaced := pod.DeepCopy()
+		// A replace of the pod as created (admission's service account, token volume and
+		// tolerations in it) but without nodeName keeps the binding.
+		replaced := created.DeepCopy()
 		replaced.ResourceVersion = st.ResourceVersion
 		replaced.Spec.Containers[0].Image = "bosun.local/hello:v2"
 		up, err := pods.Update(ctx, replaced, metav1.UpdateOptions{})
