@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,24 @@ func TestPodRunsOnTheNode(t *testing.T) {
 	}
 	out = c.must("get", "pods", "-o", "wide")
 	contains(t, "get pods -o wide", out, "hello", "1/1", "Running", ip)
+	// The pod runs as the default service account, and the token the kubelet put in its
+	// volume lets a client in with nothing else.
+	f := strings.Fields(c.must("get", "pod", "hello", "-o", "jsonpath={.metadata.uid} {.spec.serviceAccountName} {.spec.volumes[0].name}"))
+	if len(f) != 3 || f[1] != "default" || !strings.HasPrefix(f[2], "kube-api-access-") {
+		t.Fatalf("pod uid, service account, volume: %v", f)
+	}
+	token, err := os.ReadFile(filepath.Join(c.dir, "agent", "kubelet", "pods", f[0], "volumes", f[2], "token"))
+	if err != nil {
+		t.Fatalf("the token the kubelet wrote: %v", err)
+	}
+	server := c.must("config", "view", "-o", "jsonpath={.clusters[0].cluster.server}")
+	out = c.must("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
+		"--token="+string(token), "get", "pod", "hello", "-o", "name")
+	contains(t, "get pod with the pod's token", out, "pod/hello")
+	if out, err := c.kubectl("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
+		"--token=forged", "get", "pods"); err == nil || !strings.Contains(out, "Unauthorized") {
+		t.Errorf("a forged token: %v %s", err, out)
+	}
 	// cluster-info lists the control plane and the cluster DNS service.
 	out = c.must("cluster-info")
 	contains(t, "cluster-info", out, "Kubernetes control plane is running at", "is running at", "kube-dns")
