@@ -18,5 +18,6 @@
 // built with k8s.io/apimachinery/pkg/api/errors, worded as upstream.
 //
 // Subresources: status (only status changes), scale (autoscaling/v1 Scale), pods/binding (the
-// scheduler's), namespaces/finalize (the namespace controller's).
+// scheduler's), namespaces/finalize (the namespace controller's). authentication.k8s.io/v1
+// selfsubjectreviews tells a client who it is (kubectl auth whoami).
 package apiserver

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"log/slog"
 	"net"
 	"net/http"
@@ -296,6 +298,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		serveOptional(w, r, s.cfg.OpenAPIV3)
 		return
 	}
+	if p == "/apis/authentication.k8s.io/v1/selfsubjectreviews" {
+		s.serveSelfSubjectReview(w, r)
+		return
+	}
 	for prefix, h := range s.cfg.Extra {
 		if strings.HasPrefix(p, prefix) {
 			h.ServeHTTP(w, r)
@@ -389,4 +395,32 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ok"))
+}
+
+// serveSelfSubjectReview answers who the client is (kubectl auth whoami): the user the request
+// was authenticated as, in a SelfSubjectReview's status.
+func (s *Server) serveSelfSubjectReview(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: "authentication.k8s.io", Resource: "selfsubjectreviews"}, r.Method))
+		return
+	}
+	u := userFrom(r.Context())
+	if u == nil {
+		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		return
+	}
+	info := authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+	if extra := u.GetExtra(); len(extra) > 0 {
+		info.Extra = map[string]authenticationv1.ExtraValue{}
+		for k, v := range extra {
+			info.Extra[k] = v
+		}
+	}
+	review := &authenticationv1.SelfSubjectReview{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "SelfSubjectReview"},
+		ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Now()},
+		Status:     authenticationv1.SelfSubjectReviewStatus{UserInfo: info},
+	}
+	out, _ := negotiate(r.Header.Get("Accept"))
+	writeJSON(w, out, http.StatusCreated, review)
 }

@@ -68,6 +68,22 @@ func TestServiceAccountTokens(t *testing.T) {
 	if err := canList(bound.Status.Token); err != nil {
 		t.Errorf("listing with the pod-bound token: %v", err)
 	}
+	// Who the token is (kubectl auth whoami).
+	who, err := as(bound.Status.Token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := who.Status.UserInfo
+	if ui.Username != "system:serviceaccount:default:builder" || ui.UID != string(sa.UID) ||
+		strings.Join(ui.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:default,system:authenticated" ||
+		len(ui.Extra["authentication.kubernetes.io/pod-name"]) != 1 || ui.Extra["authentication.kubernetes.io/pod-name"][0] != "worker" ||
+		ui.Extra["authentication.kubernetes.io/pod-uid"][0] != string(pod.UID) {
+		t.Errorf("the bound token is %+v", ui)
+	}
+	if who, err := c.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{}); err != nil ||
+		who.Status.UserInfo.Username != "system:admin" {
+		t.Errorf("the admin certificate is %+v, %v", who, err)
+	}
 
 	// What is refused, and how.
 	for _, tc := range []struct {

@@ -57,6 +57,9 @@ func TestPodRunsOnTheNode(t *testing.T) {
 	out = c.must("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
 		"--token="+string(token), "get", "pod", "hello", "-o", "name")
 	contains(t, "get pod with the pod's token", out, "pod/hello")
+	out = c.must("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
+		"--token="+string(token), "auth", "whoami")
+	contains(t, "auth whoami with the pod's token", out, "system:serviceaccount:default:default", "authentication.kubernetes.io/pod-name", "[hello]")
 	if out, err := c.kubectl("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
 		"--token=forged", "get", "pods"); err == nil || !strings.Contains(out, "Unauthorized") {
 		t.Errorf("a forged token: %v %s", err, out)
