@@ -86,6 +86,11 @@ func TestServiceAccountTokens(t *testing.T) {
 	}
 
 	// What is refused, and how.
+	garbage := c.CoreV1().RESTClient().Post().AbsPath("/api/v1/namespaces/default/serviceaccounts/builder/token").
+		SetHeader("Content-Type", "application/json").Body([]byte(`{"spec":`)).Do(ctx).Error()
+	if !apierrors.IsBadRequest(garbage) {
+		t.Errorf("a malformed TokenRequest: %v, want 400", garbage)
+	}
 	for _, tc := range []struct {
 		what string
 		err  error
