@@ -7,6 +7,7 @@
 // A request flows through:
 //
 //	recoverPanics → authenticate (client certificate, else bearer token) → route (requestInfo) →
+//	  authorize (Config.Authorizer; 403 as upstream) →
 //	  read:  get (etcd) | list, watch (watch cache, bytes copied, Tables from cached cells)
 //	  write: decode (JSON/YAML/protobuf, strict per fieldValidation) → generic prepare
 //	         (uid, timestamps, generation, status rules) → Kind hooks (prepare, default) →

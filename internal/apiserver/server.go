@@ -8,6 +8,7 @@ import (
 	"fmt"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,6 +66,11 @@ type Config struct {
 	// It returns ok false for a token it does not know, and an error for one it rejects.
 	// nil: bearer tokens are refused.
 	AuthenticateToken func(ctx context.Context, token string) (u user.Info, ok bool, err error)
+
+	// Authorizer decides what an authenticated user may do (upstream's authorization stage);
+	// a denied request is answered 403 with upstream's message. nil: everything is allowed.
+	// In-process requests without a user are not asked about.
+	Authorizer authorizer.Authorizer
 
 	// Mutate is called for every create and update after defaulting, before validation:
 	// upstream's mutating admission (a pod's service account and token volume, its default
@@ -283,6 +289,22 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // route dispatches non-resource paths and resource requests.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	ri, isResource := parseRequest(r)
+	isResource = isResource && !ri.Discovery
+	attrs := authorizer.AttributesRecord{User: userFrom(r.Context()), Verb: strings.ToLower(r.Method), Path: p}
+	switch {
+	case p == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
+		attrs.Verb, attrs.APIGroup, attrs.APIVersion, attrs.Resource, attrs.ResourceRequest = "create", "authentication.k8s.io", "v1", "selfsubjectreviews", true
+	case isResource:
+		attrs = authorizer.AttributesRecord{User: attrs.User, Verb: ri.Verb, Namespace: ri.Namespace,
+			APIGroup: ri.GroupVersion.Group, APIVersion: ri.GroupVersion.Version, Resource: ri.Resource,
+			Subresource: ri.Subresource, Name: ri.Name, ResourceRequest: true, Path: p}
+	case attrs.Verb == "head":
+		attrs.Verb = "get"
+	}
+	if !s.authorize(w, r, attrs) {
+		return
+	}
 	switch {
 	case p == "/version" || p == "/version/":
 		writeJSON(w, output{}, http.StatusOK, version.Info())
@@ -308,8 +330,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ri, ok := parseRequest(r)
-	if !ok {
+	if !isResource && !ri.Discovery {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
 		return
 	}
@@ -423,4 +444,40 @@ func (s *Server) serveSelfSubjectReview(w http.ResponseWriter, r *http.Request) 
 	}
 	out, _ := negotiate(r.Header.Get("Accept"))
 	writeJSON(w, out, http.StatusCreated, review)
+}
+
+// authorize asks Config.Authorizer about a request and answers 403 when it is not allowed.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, a authorizer.AttributesRecord) bool {
+	if s.cfg.Authorizer == nil || a.User == nil {
+		return true
+	}
+	decision, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
+	if decision == authorizer.DecisionAllow {
+		return true
+	}
+	if err != nil {
+		s.log.Warn("authorization", "user", a.User.GetName(), "err", err)
+	}
+	msg := forbiddenMessage(a)
+	if reason != "" {
+		msg += ": " + reason
+	}
+	writeError(w, apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, errors.New(msg)))
+	return false
+}
+
+// forbiddenMessage words a denial as upstream's API server does.
+func forbiddenMessage(a authorizer.AttributesRecord) string {
+	name := a.User.GetName()
+	if !a.ResourceRequest {
+		return fmt.Sprintf("User %q cannot %s path %q", name, a.Verb, a.Path)
+	}
+	resource := a.Resource
+	if a.Subresource != "" {
+		resource += "/" + a.Subresource
+	}
+	if a.Namespace != "" {
+		return fmt.Sprintf("User %q cannot %s resource %q in API group %q in the namespace %q", name, a.Verb, resource, a.APIGroup, a.Namespace)
+	}
+	return fmt.Sprintf("User %q cannot %s resource %q in API group %q at the cluster scope", name, a.Verb, resource, a.APIGroup)
 }

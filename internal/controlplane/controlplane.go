@@ -29,6 +29,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -44,6 +45,7 @@ import (
 	"github.com/bosun-k8s/bosun/internal/kubeletproxy"
 	"github.com/bosun-k8s/bosun/internal/nodeip"
 	"github.com/bosun-k8s/bosun/internal/openapi"
+	"github.com/bosun-k8s/bosun/internal/rbac"
 	"github.com/bosun-k8s/bosun/internal/registry/all"
 	"github.com/bosun-k8s/bosun/internal/registry/groups"
 	"github.com/bosun-k8s/bosun/internal/satoken"
@@ -84,6 +86,7 @@ type Server struct {
 	api        *apiserver.Server
 	getter     storageGetter
 	bound      boundObjects // for service account tokens
+	rbacRes    rbacResources
 	etcd       *etcd.Etcd
 }
 
@@ -277,6 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 			Admit: svcAdmission.admit, Released: svcAdmission.released,
 			AuthenticateToken: toks.authenticate,
 			Mutate:            (&podAdmission{tokens: toks}).mutate,
+			Authorizer:        serviceAccountAuthorizer{rbac: rbac.New(rbacStorage{s: s})},
 			ReadyChecks: map[string]func() error{"poststarthook/bootstrap": func() error {
 				select {
 				case <-s.ready:
@@ -298,6 +302,12 @@ func (s *Server) Run(ctx context.Context) error {
 		secretKind, _ := reg.Lookup(corev1.SchemeGroupVersion.WithResource("secrets"))
 		s.bound = boundObjects{serviceAccounts: api.Resource(saKind), pods: api.Resource(podKind),
 			secrets: api.Resource(secretKind), nodes: api.Resource(nodeKind)}
+		rbacKind := func(resource string) *storage.Resource {
+			k, _ := reg.Lookup(rbacv1.SchemeGroupVersion.WithResource(resource))
+			return api.Resource(k)
+		}
+		s.rbacRes = rbacResources{clusterRoles: rbacKind("clusterroles"), roles: rbacKind("roles"),
+			clusterRoleBindings: rbacKind("clusterrolebindings"), roleBindings: rbacKind("rolebindings")}
 		s.mu.Unlock()
 		sg, sctx := errgroup.WithContext(ctx)
 		apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(sctx))
@@ -446,6 +456,16 @@ func (s *Server) bootstrap(ctx context.Context, cfg *rest.Config) error {
 			Data: map[string]string{"ca.crt": string(cfg.CAData)}}
 		if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create config map %s/kube-root-ca.crt: %w", ns, err)
+		}
+	}
+	for _, r := range rbac.BootstrapClusterRoles() {
+		if _, err := client.RbacV1().ClusterRoles().Create(ctx, r, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create cluster role %s: %w", r.Name, err)
+		}
+	}
+	for _, b := range rbac.BootstrapClusterRoleBindings() {
+		if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create cluster role binding %s: %w", b.Name, err)
 		}
 	}
 	for _, pc := range groups.SystemPriorityClasses() {

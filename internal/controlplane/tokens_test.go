@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -37,8 +39,9 @@ func TestServiceAccountTokens(t *testing.T) {
 			TLSClientConfig: rest.TLSClientConfig{CAData: s.RESTConfig.CAData}}
 		return kubernetes.NewForConfigOrDie(cfg)
 	}
+	// Whether the API takes the token: asking who it is, which every authenticated user may.
 	canList := func(token string) error {
-		_, err := as(token).CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		_, err := as(token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{})
 		return err
 	}
 	request := func(name string, spec authv1.TokenRequestSpec) (*authv1.TokenRequest, error) {
@@ -55,7 +58,7 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Errorf("token request answered %+v", free)
 	}
 	if err := canList(free.Status.Token); err != nil {
-		t.Errorf("listing with the token: %v", err)
+		t.Errorf("authenticating with the token: %v", err)
 	}
 
 	// Bound to the pod, as the kubelet asks.
@@ -66,7 +69,7 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := canList(bound.Status.Token); err != nil {
-		t.Errorf("listing with the pod-bound token: %v", err)
+		t.Errorf("authenticating with the pod-bound token: %v", err)
 	}
 	// Who the token is (kubectl auth whoami).
 	who, err := as(bound.Status.Token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authv1.SelfSubjectReview{}, metav1.CreateOptions{})
@@ -207,5 +210,85 @@ func TestPodAdmission(t *testing.T) {
 	_, err = mk("ghost", func(p *corev1.Pod) { p.Spec.ServiceAccountName = "ghost" })
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `pods "ghost" is forbidden: error looking up service account default/ghost: serviceaccount "ghost" not found`) {
 		t.Errorf("pod of a missing service account: %v", err)
+	}
+}
+
+// TestServiceAccountRBAC: a service account may do only what RBAC grants it — discovery and
+// asking who it is from the start, more through Roles and ClusterRoles bound to it — and is
+// refused with upstream's message otherwise. Certificate holders are not limited.
+func TestServiceAccountRBAC(t *testing.T) {
+	s := testserver.Start(t)
+	ctx := context.Background()
+	c := s.Client
+	if _, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.CoreV1().ServiceAccounts("default").CreateToken(ctx, "reader", &authv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.RESTConfig.Host, BearerToken: tr.Status.Token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.RESTConfig.CAData}})
+
+	if _, err := sa.Discovery().ServerGroups(); err != nil {
+		t.Errorf("discovery: %v", err)
+	}
+	_, err = sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) || err.Error() != `pods is forbidden: User "system:serviceaccount:default:reader" cannot list resource "pods" in API group "" in the namespace "default"` {
+		t.Errorf("list pods unbound: %v", err)
+	}
+	_, err = sa.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `nodes "n1" is forbidden: User "system:serviceaccount:default:reader" cannot get resource "nodes" in API group "" at the cluster scope`) {
+		t.Errorf("get node unbound: %v", err)
+	}
+
+	// A Role for reading pods and their logs, bound in default.
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"}, Rules: []rbacv1.PolicyRule{
+		{Verbs: []string{"get", "list", "watch"}, APIGroups: []string{""}, Resources: []string{"pods", "pods/log"}}}}
+	if _, err := c.RbacV1().Roles("default").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "reader"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reader"}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"}}
+	if _, err := c.RbacV1().RoleBindings("default").Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The authorizer reads bindings from the watch cache, a moment behind the write.
+	eventually := func(what string, f func() error) {
+		t.Helper()
+		var err error
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if err = f(); err == nil {
+				return
+			}
+		}
+		t.Errorf("%s: %v", what, err)
+	}
+	eventually("list pods with the role", func() error {
+		_, err := sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		return err
+	})
+	if _, err := sa.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("list pods in another namespace: %v", err)
+	}
+	if err := sa.CoreV1().ConfigMaps("default").Delete(ctx, "kube-root-ca.crt", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("delete a config map with a pod-reading role: %v", err)
+	}
+
+	// cluster-admin for it, cluster-wide.
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "reader-admin"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reader", Namespace: "default"}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"}}
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("list nodes as cluster-admin", func() error {
+		_, err := sa.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		return err
+	})
+	// The admin certificate is not limited.
+	if _, err := c.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("admin: %v", err)
 	}
 }

@@ -54,12 +54,21 @@ func TestPodRunsOnTheNode(t *testing.T) {
 		t.Fatalf("the token the kubelet wrote: %v", err)
 	}
 	server := c.must("config", "view", "-o", "jsonpath={.clusters[0].cluster.server}")
-	out = c.must("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
-		"--token="+string(token), "get", "pod", "hello", "-o", "name")
-	contains(t, "get pod with the pod's token", out, "pod/hello")
-	out = c.must("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
-		"--token="+string(token), "auth", "whoami")
+	asPod := []string{"--kubeconfig=/dev/null", "--server=" + server, "--certificate-authority=" + filepath.Join(c.dir, "tls", "ca.crt"),
+		"--token=" + string(token)}
+	out = c.must(append(asPod, "auth", "whoami")...)
 	contains(t, "auth whoami with the pod's token", out, "system:serviceaccount:default:default", "authentication.kubernetes.io/pod-name", "[hello]")
+	// RBAC: nothing more until a role is bound; then what the (aggregated) view role allows.
+	out, err = c.kubectl(append(asPod, "get", "pod", "hello")...)
+	if err == nil || !strings.Contains(out, `User "system:serviceaccount:default:default" cannot get resource "pods" in API group "" in the namespace "default"`) {
+		t.Errorf("get pod with an unbound token: %v %s", err, out)
+	}
+	c.must("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
+	c.waitFor("the view role to let the pod's token read pods", 30*time.Second,
+		func(s string) bool { return strings.Contains(s, "pod/hello") }, append(asPod, "get", "pod", "hello", "-o", "name")...)
+	if out, err := c.kubectl(append(asPod, "delete", "pod", "hello")...); err == nil || !strings.Contains(out, "forbidden") {
+		t.Errorf("delete with the view role: %v %s", err, out)
+	}
 	if out, err := c.kubectl("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
 		"--token=forged", "get", "pods"); err == nil || !strings.Contains(out, "Unauthorized") {
 		t.Errorf("a forged token: %v %s", err, out)
