@@ -123,7 +123,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo, k *
 		s.writeTable(&buf, k, []*storage.Entry{e}, lm, out, r.URL.Query().Get("includeObject"), true)
 		writeBytes(w, out, http.StatusOK, buf.Bytes())
 	case outMetadata:
-		writeBytes(w, out, http.StatusOK, e.Meta)
+		writeBytes(w, out, http.StatusOK, e.MetaJSON())
 	default:
 		writeBytes(w, out, http.StatusOK, e.JSON)
 	}
@@ -304,7 +304,7 @@ func (s *Server) writeList(buf bodyWriter, k *registry.Kind, entries []*storage.
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			buf.Write(e.Meta)
+			e.WriteMeta(buf)
 		}
 		buf.WriteString("]}")
 	default:
@@ -348,7 +348,7 @@ func (s *Server) writeTable(buf bodyWriter, k *registry.Kind, entries []*storage
 			buf.Write(e.JSON)
 		default:
 			buf.WriteString(`,"object":`)
-			buf.Write(e.Meta)
+			e.WriteMeta(buf)
 		}
 		buf.WriteByte('}')
 	}
@@ -554,7 +554,7 @@ func (s *Server) encodeEvent(buf *bytes.Buffer, k *registry.Kind, ev storage.Eve
 			lm, _ := json.Marshal(metav1.ListMeta{ResourceVersion: strconv.FormatInt(ev.Entry.RV, 10)})
 			s.writeTable(buf, k, []*storage.Entry{ev.Entry}, lm, out, includeObject, first)
 		case outMetadata:
-			buf.Write(ev.Entry.Meta)
+			ev.Entry.WriteMeta(buf)
 		default:
 			buf.Write(ev.Entry.JSON)
 		}

@@ -354,7 +354,7 @@ func namespaceTerminating(e *storage.Entry) bool {
 			DeletionTimestamp *metav1.Time `json:"deletionTimestamp"`
 		} `json:"metadata"`
 	}
-	return json.Unmarshal(e.Meta, &m) == nil && m.Metadata.DeletionTimestamp != nil
+	return json.Unmarshal(e.MetaJSON(), &m) == nil && m.Metadata.DeletionTimestamp != nil
 }
 
 // mutateForUpdate applies the shared update rules to obj (the user's new version) given the

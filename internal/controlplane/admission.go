@@ -39,7 +39,7 @@ func (a *podAdmission) mutate(ctx context.Context, at *apiserver.Attributes) err
 	if err != nil {
 		return err
 	}
-	obj, err := objs.serviceAccounts.Get(ctx, pod.Namespace, pod.Spec.ServiceAccountName)
+	sa, err := cachedGet[corev1.ServiceAccount](ctx, objs.serviceAccounts, pod.Namespace, pod.Spec.ServiceAccountName)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, pod.Name, fmt.Errorf(
@@ -47,7 +47,7 @@ func (a *podAdmission) mutate(ctx context.Context, at *apiserver.Attributes) err
 		}
 		return err
 	}
-	if core.ShouldAutomountToken(obj.(*corev1.ServiceAccount), pod) {
+	if core.ShouldAutomountToken(sa, pod) {
 		core.MountServiceAccountToken(pod, core.ServiceAccountVolumePrefix+utilrand.String(5))
 	}
 	core.AddDefaultTolerations(pod)

@@ -193,11 +193,11 @@ func (t *tokens) authenticate(ctx context.Context, raw string) (user.Info, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	sa, err := objs.serviceAccounts.Get(ctx, c.Namespace, c.ServiceAccount.Name)
+	sa, err := cachedGet[corev1.ServiceAccount](ctx, objs.serviceAccounts, c.Namespace, c.ServiceAccount.Name)
 	if err != nil {
 		return nil, false, fmt.Errorf("service account %s/%s: %w", c.Namespace, c.ServiceAccount.Name, err)
 	}
-	if uid := string(sa.(*corev1.ServiceAccount).UID); uid != c.ServiceAccount.UID {
+	if uid := string(sa.UID); uid != c.ServiceAccount.UID {
 		return nil, false, fmt.Errorf("service account UID (%s) does not match claim (%s)", uid, c.ServiceAccount.UID)
 	}
 	// A token bound to an object dies with it; a pod being deleted keeps it for the 60 s
@@ -206,13 +206,9 @@ func (t *tokens) authenticate(ctx context.Context, raw string) (user.Info, bool,
 		if ref == nil {
 			return nil
 		}
-		obj, err := res.Get(ctx, ns, ref.Name)
+		m, err := cachedGet[metav1.PartialObjectMetadata](ctx, res, ns, ref.Name)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", what, ref.Name, err)
-		}
-		m, err := metaOf(obj)
-		if err != nil {
-			return err
 		}
 		if string(m.GetUID()) != ref.UID {
 			return fmt.Errorf("%s UID (%s) does not match claim (%s)", what, m.GetUID(), ref.UID)
@@ -268,4 +264,32 @@ func writeStatus(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(int(st.Code))
 	_ = json.NewEncoder(w).Encode(&st)
+}
+
+// cachedGet reads an object from the API server's watch cache, as upstream's admission and
+// authenticator read from informers, and from etcd when the cache does not have it (yet).
+func cachedGet[T any](ctx context.Context, res *storage.Resource, namespace, name string) (*T, error) {
+	if e, err := res.GetEntry(ctx, namespace, name, "0"); err == nil {
+		v := new(T)
+		if err := json.Unmarshal(e.JSON, v); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		return v, nil
+	}
+	obj, err := res.Get(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := any(obj).(*T); ok {
+		return v, nil
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return v, nil
 }

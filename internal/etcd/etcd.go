@@ -258,10 +258,11 @@ func (e *Etcd) embedConfig() (*embed.Config, url.URL, error) {
 	cfg.TickMs = uint(e.cfg.TickMs / time.Millisecond)
 	cfg.ElectionMs = 10 * cfg.TickMs
 	// The raft log lives in memory until a snapshot compacts it, plus the entries kept for
-	// slow followers: 2,500 + 1,000 entries of a single-node cluster keep it to a few MB
-	// (etcd's defaults keep up to 105,000 writes in RAM).
-	cfg.SnapshotCount = 2500
-	cfg.SnapshotCatchUpEntries = 1000
+	// slow followers: 1,000 + 100 entries of a single-node cluster keep it to a couple of MB
+	// (etcd's defaults keep up to 105,000 writes in RAM). A snapshot of a member's raft state
+	// is small (the data lives in bbolt), so taking one every 1,000 writes costs little.
+	cfg.SnapshotCount = 1000
+	cfg.SnapshotCatchUpEntries = 100
 	cfg.QuotaBackendBytes = 8 << 30
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "5m"

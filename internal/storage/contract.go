@@ -17,6 +17,7 @@
 package storage
 
 import (
+	"io"
 	"time"
 
 	"k8s.io/apimachinery/pkg/fields"
@@ -54,10 +55,40 @@ type Entry struct {
 	RV        int64
 	Created   time.Time
 	Labels    labels.Set
-	Fields    fields.Set
+	Fields    FieldSet      // the selectable fields (metadata.name, spec.nodeName, …)
 	JSON      []byte        // the whole object as JSON, resourceVersion set
-	Meta      []byte        // metav1.PartialObjectMetadata as JSON (for Table rows)
 	Cells     []interface{} // table cells after NAME
+	// Meta is metav1.PartialObjectMetadata as JSON, for entries whose metadata could not be
+	// found inside JSON; the cache's entries leave it nil and point into JSON instead (a
+	// metadata copy per object is megabytes over a large cache). Read it with WriteMeta or
+	// MetaJSON.
+	Meta             []byte
+	metaFrom, metaTo int32
+}
+
+// metaPrefix opens a PartialObjectMetadata's JSON, as json.Marshal writes it.
+const metaPrefix = `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":`
+
+// WriteMeta writes the entry's metav1.PartialObjectMetadata as JSON.
+func (e *Entry) WriteMeta(w io.Writer) {
+	if e.metaTo == 0 {
+		_, _ = w.Write(e.Meta)
+		return
+	}
+	_, _ = io.WriteString(w, metaPrefix)
+	_, _ = w.Write(e.JSON[e.metaFrom:e.metaTo])
+	_, _ = io.WriteString(w, "}")
+}
+
+// MetaJSON returns the entry's metav1.PartialObjectMetadata as JSON.
+func (e *Entry) MetaJSON() []byte {
+	if e.metaTo == 0 {
+		return e.Meta
+	}
+	b := make([]byte, 0, len(metaPrefix)+int(e.metaTo-e.metaFrom)+1)
+	b = append(b, metaPrefix...)
+	b = append(b, e.JSON[e.metaFrom:e.metaTo]...)
+	return append(b, '}')
 }
 
 // ListOptions selects what List returns.

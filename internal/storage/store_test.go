@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -253,11 +254,24 @@ func TestEntryEncodings(t *testing.T) {
 		t.Fatalf("entry RV %d UID %q Key %q", e.RV, e.UID, e.Key)
 	}
 	var pm metav1.PartialObjectMetadata
-	if err := json.Unmarshal(e.Meta, &pm); err != nil {
+	if err := json.Unmarshal(e.MetaJSON(), &pm); err != nil {
 		t.Fatal(err)
 	}
-	if pm.Kind != "PartialObjectMetadata" || pm.APIVersion != "meta.k8s.io/v1" || pm.Name != "a" || pm.ResourceVersion != rvOf(t, created) {
-		t.Fatalf("entry Meta = %s", e.Meta)
+	if pm.Kind != "PartialObjectMetadata" || pm.APIVersion != "meta.k8s.io/v1" || pm.Name != "a" || pm.ResourceVersion != rvOf(t, created) ||
+		pm.Labels["app"] != "web" {
+		t.Fatalf("entry Meta = %s", e.MetaJSON())
+	}
+	// Byte for byte what json.Marshal writes for the object's PartialObjectMetadata, taken
+	// from inside the object's JSON rather than kept as a second copy.
+	want := metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"}, ObjectMeta: p.ObjectMeta}
+	wantJSON, _ := json.Marshal(&want)
+	var w bytes.Buffer
+	e.WriteMeta(&w)
+	if string(e.MetaJSON()) != string(wantJSON) || w.String() != string(wantJSON) {
+		t.Errorf("entry metadata\n got %s\nwant %s", e.MetaJSON(), wantJSON)
+	}
+	if e.Meta != nil {
+		t.Errorf("the cache keeps a second copy of the metadata: %s", e.Meta)
 	}
 	if !reflect.DeepEqual(e.Cells, []interface{}{"Pending", "node1"}) {
 		t.Fatalf("cells = %v", e.Cells)
@@ -705,7 +719,7 @@ func TestGetEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strconv.FormatInt(e.RV, 10) != rvOf(t, created) || e.Fields["spec.nodeName"] != "n1" {
+	if strconv.FormatInt(e.RV, 10) != rvOf(t, created) || e.Fields.Get("spec.nodeName") != "n1" {
 		t.Fatalf("entry rv %d fields %v", e.RV, e.Fields)
 	}
 	if _, err := s.pods.GetEntry(ctx, "ns", "b", ""); !apierrors.IsNotFound(err) {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/base64"
+	"k8s.io/apimachinery/pkg/fields"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -46,7 +47,7 @@ func TestContinueToken(t *testing.T) {
 }
 
 func TestMatcher(t *testing.T) {
-	e := &Entry{Namespace: "ns", Name: "a", Labels: map[string]string{"app": "web"}, Fields: map[string]string{"metadata.name": "a", "spec.nodeName": "n1"}}
+	e := &Entry{Namespace: "ns", Name: "a", Labels: map[string]string{"app": "web"}, Fields: NewFieldSet(map[string]string{"metadata.name": "a", "spec.nodeName": "n1"})}
 	tests := []struct {
 		name string
 		m    matcher
@@ -194,5 +195,23 @@ func TestRing(t *testing.T) {
 	}
 	if len(big.buf) > 128 || big.at(0).rv != 991 {
 		t.Fatalf("after trimming to 10 events the buffer holds %d slots, first %d", len(big.buf), big.at(0).rv)
+	}
+}
+
+func TestFieldSetMatchesAsTheMap(t *testing.T) {
+	set := map[string]string{"metadata.name": "a", "spec.nodeName": "", "status.phase": "Running", "metadata.namespace": "ns"}
+	f := NewFieldSet(set)
+	for _, sel := range []string{"status.phase=Running", "spec.nodeName=", "spec.nodeName!=n1", "metadata.name=a,metadata.namespace=ns",
+		"status.phase!=Running", "spec.nodeName=n1", "status.podIP=", "metadata.name=b"} {
+		s, err := fields.ParseSelector(sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := s.Matches(f), s.Matches(fields.Set(set)); got != want {
+			t.Errorf("%s: FieldSet %v, map %v", sel, got, want)
+		}
+	}
+	if f.Has("status.podIP") || !f.Has("spec.nodeName") || f.Get("status.phase") != "Running" || f.Get("nope") != "" {
+		t.Errorf("Has/Get on %v", f)
 	}
 }
