@@ -20,5 +20,6 @@
 //
 // Subresources: status (only status changes), scale (autoscaling/v1 Scale), pods/binding (the
 // scheduler's), namespaces/finalize (the namespace controller's). authentication.k8s.io/v1
-// selfsubjectreviews tells a client who it is (kubectl auth whoami).
+// selfsubjectreviews tells a client who it is (kubectl auth whoami), authorization.k8s.io/v1
+// selfsubjectaccessreviews what it may do (kubectl auth can-i).
 package apiserver

@@ -6,8 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"log/slog"
 	"net"
@@ -295,6 +298,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
 		attrs.Verb, attrs.APIGroup, attrs.APIVersion, attrs.Resource, attrs.ResourceRequest = "create", "authentication.k8s.io", "v1", "selfsubjectreviews", true
+	case p == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+		attrs.Verb, attrs.APIGroup, attrs.APIVersion, attrs.Resource, attrs.ResourceRequest = "create", "authorization.k8s.io", "v1", "selfsubjectaccessreviews", true
 	case isResource:
 		attrs = authorizer.AttributesRecord{User: attrs.User, Verb: ri.Verb, Namespace: ri.Namespace,
 			APIGroup: ri.GroupVersion.Group, APIVersion: ri.GroupVersion.Version, Resource: ri.Resource,
@@ -320,8 +325,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		serveOptional(w, r, s.cfg.OpenAPIV3)
 		return
 	}
-	if p == "/apis/authentication.k8s.io/v1/selfsubjectreviews" {
+	switch p {
+	case "/apis/authentication.k8s.io/v1/selfsubjectreviews":
 		s.serveSelfSubjectReview(w, r)
+		return
+	case "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+		s.serveSelfSubjectAccessReview(w, r)
 		return
 	}
 	for prefix, h := range s.cfg.Extra {
@@ -480,4 +489,62 @@ func forbiddenMessage(a authorizer.AttributesRecord) string {
 		return fmt.Sprintf("User %q cannot %s resource %q in API group %q in the namespace %q", name, a.Verb, resource, a.APIGroup, a.Namespace)
 	}
 	return fmt.Sprintf("User %q cannot %s resource %q in API group %q at the cluster scope", name, a.Verb, resource, a.APIGroup)
+}
+
+// serveSelfSubjectAccessReview answers whether the client may do what the review describes
+// (kubectl auth can-i), from Config.Authorizer.
+func (s *Server) serveSelfSubjectAccessReview(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: "authorization.k8s.io", Resource: "selfsubjectaccessreviews"}, r.Method))
+		return
+	}
+	u := userFrom(r.Context())
+	if u == nil {
+		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	var review authorizationv1.SelfSubjectAccessReview
+	gvk := authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview")
+	if _, err := s.decode(body, r.Header.Get("Content-Type"), "Ignore", gvk, &review); err != nil {
+		writeError(w, err)
+		return
+	}
+	spec := review.Spec
+	attrs := authorizer.AttributesRecord{User: u}
+	switch {
+	case spec.ResourceAttributes != nil && spec.NonResourceAttributes != nil:
+		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}, "",
+			field.ErrorList{field.Invalid(field.NewPath("spec", "resourceAttributes"), spec.ResourceAttributes, "cannot be specified in combination with nonResourceAttributes")}))
+		return
+	case spec.ResourceAttributes != nil:
+		ra := spec.ResourceAttributes
+		attrs.ResourceRequest = true
+		attrs.Verb, attrs.Namespace, attrs.APIGroup, attrs.APIVersion = ra.Verb, ra.Namespace, ra.Group, ra.Version
+		attrs.Resource, attrs.Subresource, attrs.Name = ra.Resource, ra.Subresource, ra.Name
+	case spec.NonResourceAttributes != nil:
+		attrs.Verb, attrs.Path = spec.NonResourceAttributes.Verb, spec.NonResourceAttributes.Path
+	default:
+		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}, "",
+			field.ErrorList{field.Required(field.NewPath("spec", "resourceAttributes"), "exactly one of nonResourceAttributes or resourceAttributes must be specified")}))
+		return
+	}
+	review.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: true}
+	if s.cfg.Authorizer != nil {
+		decision, reason, err := s.cfg.Authorizer.Authorize(r.Context(), attrs)
+		review.Status.Allowed = decision == authorizer.DecisionAllow
+		review.Status.Denied = decision == authorizer.DecisionDeny
+		review.Status.Reason = reason
+		if err != nil {
+			review.Status.EvaluationError = err.Error()
+		}
+	}
+	review.TypeMeta = metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectAccessReview"}
+	review.CreationTimestamp = metav1.Now()
+	out, _ := negotiate(r.Header.Get("Accept"))
+	writeJSON(w, out, http.StatusCreated, &review)
 }

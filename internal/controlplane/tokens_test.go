@@ -7,6 +7,7 @@ import (
 	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -252,6 +253,21 @@ func TestServiceAccountRBAC(t *testing.T) {
 		t.Errorf("get node unbound: %v", err)
 	}
 
+	// kubectl auth can-i asks the same authorizer.
+	canI := func(c kubernetes.Interface, verb, resource, ns string) bool {
+		t.Helper()
+		r, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: verb, Resource: resource, Namespace: ns}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Status.Allowed
+	}
+	if canI(sa, "list", "pods", "default") || !canI(c, "list", "pods", "default") {
+		t.Error("can-i list pods: the service account may, or the admin may not")
+	}
+
 	// A Role for reading pods and their logs, bound in default.
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"}, Rules: []rbacv1.PolicyRule{
 		{Verbs: []string{"get", "list", "watch"}, APIGroups: []string{""}, Resources: []string{"pods", "pods/log"}}}}
@@ -279,6 +295,9 @@ func TestServiceAccountRBAC(t *testing.T) {
 		_, err := sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 		return err
 	})
+	if !canI(sa, "list", "pods", "default") || canI(sa, "delete", "pods", "default") || canI(sa, "list", "pods", "kube-system") {
+		t.Error("can-i with a pod-reading role in default")
+	}
 	if _, err := sa.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("list pods in another namespace: %v", err)
 	}

@@ -63,11 +63,17 @@ func TestPodRunsOnTheNode(t *testing.T) {
 	if err == nil || !strings.Contains(out, `User "system:serviceaccount:default:default" cannot get resource "pods" in API group "" in the namespace "default"`) {
 		t.Errorf("get pod with an unbound token: %v %s", err, out)
 	}
+	if out, err := c.kubectl(append(asPod, "auth", "can-i", "get", "pods")...); err == nil || strings.TrimSpace(out) != "no" {
+		t.Errorf("auth can-i get pods, unbound: %v %q", err, out)
+	}
 	c.must("create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=default:default")
 	c.waitFor("the view role to let the pod's token read pods", 30*time.Second,
 		func(s string) bool { return strings.Contains(s, "pod/hello") }, append(asPod, "get", "pod", "hello", "-o", "name")...)
 	if out, err := c.kubectl(append(asPod, "delete", "pod", "hello")...); err == nil || !strings.Contains(out, "forbidden") {
 		t.Errorf("delete with the view role: %v %s", err, out)
+	}
+	if out := c.must(append(asPod, "auth", "can-i", "list", "deployments.apps")...); strings.TrimSpace(out) != "yes" {
+		t.Errorf("auth can-i list deployments with the view role: %q", out)
 	}
 	if out, err := c.kubectl("--kubeconfig=/dev/null", "--server="+server, "--certificate-authority="+filepath.Join(c.dir, "tls", "ca.crt"),
 		"--token=forged", "get", "pods"); err == nil || !strings.Contains(out, "Unauthorized") {
