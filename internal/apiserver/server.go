@@ -430,13 +430,8 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 // serveSelfSubjectReview answers who the client is (kubectl auth whoami): the user the request
 // was authenticated as, in a SelfSubjectReview's status.
 func (s *Server) serveSelfSubjectReview(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: "authentication.k8s.io", Resource: "selfsubjectreviews"}, r.Method))
-		return
-	}
-	u := userFrom(r.Context())
-	if u == nil {
-		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+	u, ok := reviewer(w, r, schema.GroupResource{Group: "authentication.k8s.io", Resource: "selfsubjectreviews"})
+	if !ok {
 		return
 	}
 	info := authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
@@ -494,13 +489,8 @@ func forbiddenMessage(a authorizer.AttributesRecord) string {
 // serveSelfSubjectAccessReview answers whether the client may do what the review describes
 // (kubectl auth can-i), from Config.Authorizer.
 func (s *Server) serveSelfSubjectAccessReview(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: "authorization.k8s.io", Resource: "selfsubjectaccessreviews"}, r.Method))
-		return
-	}
-	u := userFrom(r.Context())
-	if u == nil {
-		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+	u, ok := reviewer(w, r, schema.GroupResource{Group: "authorization.k8s.io", Resource: "selfsubjectaccessreviews"})
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -547,4 +537,19 @@ func (s *Server) serveSelfSubjectAccessReview(w http.ResponseWriter, r *http.Req
 	review.CreationTimestamp = metav1.Now()
 	out, _ := negotiate(r.Header.Get("Accept"))
 	writeJSON(w, out, http.StatusCreated, &review)
+}
+
+// reviewer returns the user a self review (a create of gr) is about, or answers why there is
+// none: 405 for a verb other than create, 401 without a user.
+func reviewer(w http.ResponseWriter, r *http.Request, gr schema.GroupResource) (user.Info, bool) {
+	if r.Method != http.MethodPost {
+		writeError(w, apierrors.NewMethodNotSupported(gr, r.Method))
+		return nil, false
+	}
+	u := userFrom(r.Context())
+	if u == nil {
+		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		return nil, false
+	}
+	return u, true
 }
