@@ -94,12 +94,12 @@ func (s *Server) deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	opts, err := s.deleteOptions(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	obj, deleted, err := s.deleteObject(r.Context(), k, ri.Namespace, ri.Name, opts)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	s.writeDeleted(w, out, k, obj, deleted)
@@ -292,17 +292,17 @@ func namespaceFinalizers(obj runtime.Object) []corev1.FinalizerName {
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	p, err := s.parseListParams(r, k, ri)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	opts, err := s.deleteOptions(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	res, err := s.res[k].List(r.Context(), storage.ListOptions{Namespace: ri.Namespace, Label: p.label, Field: p.field})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	// Delete up to 16 at a time: etcd commits concurrent writes in one batch.
@@ -327,7 +327,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri req
 		})
 	}
 	if err := g.Wait(); err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	kept := items[:0]

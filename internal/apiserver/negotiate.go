@@ -89,14 +89,15 @@ func writeBytes(w http.ResponseWriter, o output, code int, body []byte) {
 func writeJSON(w http.ResponseWriter, o output, code int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, apierrors.NewInternalError(fmt.Errorf("encode response: %w", err)))
+		WriteError(w, apierrors.NewInternalError(fmt.Errorf("encode response: %w", err)))
 		return
 	}
 	writeBytes(w, o, code, body)
 }
 
-// writeError writes err as a metav1.Status with its HTTP code.
-func writeError(w http.ResponseWriter, err error) {
+// WriteError writes err as a metav1.Status with its HTTP code, as every API answer does;
+// pluggable subresource handlers use it too.
+func WriteError(w http.ResponseWriter, err error) {
 	st := statusOf(err)
 	body, _ := json.Marshal(st)
 	w.Header().Set("Content-Type", "application/json")

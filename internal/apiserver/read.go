@@ -48,16 +48,16 @@ func supportsVerb(k *registry.Kind, verb string) bool {
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	k, ok := s.reg.Lookup(ri.GroupVersion.WithResource(ri.Resource))
 	if !ok {
-		writeError(w, notFoundResource())
+		WriteError(w, notFoundResource())
 		return
 	}
 	if !k.Namespaced && ri.Namespace != "" {
-		writeError(w, notFoundResource())
+		WriteError(w, notFoundResource())
 		return
 	}
 	out, ok := negotiate(r.Header.Get("Accept"))
 	if !ok {
-		writeError(w, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
+		WriteError(w, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
 			fmt.Sprintf("only the following media types are accepted: %s", "application/json, application/yaml, application/json;as=Table;g=meta.k8s.io;v=v1"), 0, false))
 		return
 	}
@@ -67,7 +67,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		return
 	}
 	if !supportsVerb(k, ri.Verb) || (ri.Verb == "create" && ri.Name != "") {
-		writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
+		WriteError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
 		return
 	}
 	switch ri.Verb {
@@ -88,7 +88,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 	case "deletecollection":
 		s.deleteCollection(w, r, ri, k, out)
 	default:
-		writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
+		WriteError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
 	}
 }
 
@@ -107,13 +107,13 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo, k *
 	rv := r.URL.Query().Get("resourceVersion")
 	if rv != "" {
 		if _, err := strconv.ParseUint(rv, 10, 64); err != nil {
-			writeError(w, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %s", rv)))
+			WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %s", rv)))
 			return
 		}
 	}
 	e, err := s.res[k].GetEntry(r.Context(), ri.Namespace, ri.Name, rv)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	switch out.kind {
@@ -135,14 +135,14 @@ func (s *Server) writeObject(w http.ResponseWriter, out output, code int, k *reg
 	case outTable:
 		t, err := s.tableForObject(k, obj, out)
 		if err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
 		writeBytes(w, out, code, t)
 	case outMetadata:
 		m, err := meta.Accessor(obj)
 		if err != nil {
-			writeError(w, apierrors.NewInternalError(err))
+			WriteError(w, apierrors.NewInternalError(err))
 			return
 		}
 		pom := meta.AsPartialObjectMetadata(m)
@@ -151,7 +151,7 @@ func (s *Server) writeObject(w http.ResponseWriter, out output, code int, k *reg
 	default:
 		body, err := encodeObject(obj, k.GVK)
 		if err != nil {
-			writeError(w, apierrors.NewInternalError(err))
+			WriteError(w, apierrors.NewInternalError(err))
 			return
 		}
 		writeBytes(w, out, code, body)
@@ -256,7 +256,7 @@ func (s *Server) selectableFields(k *registry.Kind) map[string]bool {
 func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	p, err := s.parseListParams(r, k, ri)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	res, err := s.res[k].List(r.Context(), storage.ListOptions{
@@ -264,7 +264,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo, k 
 		ResourceVersion: p.rv, ResourceVersionMatch: p.rvMatch, Limit: p.limit, Continue: p.cont,
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(res.ResourceVersion, 10),
@@ -470,7 +470,7 @@ func (s *Server) tableForObject(k *registry.Kind, obj runtime.Object, out output
 func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	p, err := s.parseListParams(r, k, ri)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	timeout := p.timeout
@@ -485,7 +485,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri requestInfo, k
 		AllowBookmarks: p.bookmarks, SendInitialEvents: p.sendInitial,
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	rc := http.NewResponseController(w)

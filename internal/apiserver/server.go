@@ -241,7 +241,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if err != nil {
 				s.log.Debug("bearer token refused", "err", err)
 			}
-			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			WriteError(w, apierrors.NewUnauthorized("Unauthorized"))
 			return
 		}
 		if r.TLS == nil || publicPath(r.URL.Path) {
@@ -249,7 +249,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		WriteError(w, apierrors.NewUnauthorized("Unauthorized"))
 	})
 }
 
@@ -282,7 +282,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				}
 				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				writeError(w, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
+				WriteError(w, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -340,7 +340,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !isResource && !ri.Discovery {
-		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		WriteError(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
 		return
 	}
 	if ri.Discovery {
@@ -352,7 +352,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 func serveOptional(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	if h == nil {
-		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		WriteError(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
 		return
 	}
 	h.ServeHTTP(w, r)
@@ -466,7 +466,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, a authorizer.
 	if reason != "" {
 		msg += ": " + reason
 	}
-	writeError(w, apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, errors.New(msg)))
+	WriteError(w, apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, errors.New(msg)))
 	return false
 }
 
@@ -495,20 +495,20 @@ func (s *Server) serveSelfSubjectAccessReview(w http.ResponseWriter, r *http.Req
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		writeError(w, apierrors.NewBadRequest(err.Error()))
+		WriteError(w, apierrors.NewBadRequest(err.Error()))
 		return
 	}
 	var review authorizationv1.SelfSubjectAccessReview
 	gvk := authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview")
 	if _, err := s.decode(body, r.Header.Get("Content-Type"), "Ignore", gvk, &review); err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	spec := review.Spec
 	attrs := authorizer.AttributesRecord{User: u}
 	switch {
 	case spec.ResourceAttributes != nil && spec.NonResourceAttributes != nil:
-		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}, "",
+		WriteError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}, "",
 			field.ErrorList{field.Invalid(field.NewPath("spec", "resourceAttributes"), spec.ResourceAttributes, "cannot be specified in combination with nonResourceAttributes")}))
 		return
 	case spec.ResourceAttributes != nil:
@@ -519,7 +519,7 @@ func (s *Server) serveSelfSubjectAccessReview(w http.ResponseWriter, r *http.Req
 	case spec.NonResourceAttributes != nil:
 		attrs.Verb, attrs.Path = spec.NonResourceAttributes.Verb, spec.NonResourceAttributes.Path
 	default:
-		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}, "",
+		WriteError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authorization.k8s.io", Kind: "SelfSubjectAccessReview"}, "",
 			field.ErrorList{field.Required(field.NewPath("spec", "resourceAttributes"), "exactly one of nonResourceAttributes or resourceAttributes must be specified")}))
 		return
 	}
@@ -543,12 +543,12 @@ func (s *Server) serveSelfSubjectAccessReview(w http.ResponseWriter, r *http.Req
 // none: 405 for a verb other than create, 401 without a user.
 func reviewer(w http.ResponseWriter, r *http.Request, gr schema.GroupResource) (user.Info, bool) {
 	if r.Method != http.MethodPost {
-		writeError(w, apierrors.NewMethodNotSupported(gr, r.Method))
+		WriteError(w, apierrors.NewMethodNotSupported(gr, r.Method))
 		return nil, false
 	}
 	u := userFrom(r.Context())
 	if u == nil {
-		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		WriteError(w, apierrors.NewUnauthorized("Unauthorized"))
 		return nil, false
 	}
 	return u, true

@@ -41,28 +41,28 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, ri req
 		case "update", "patch":
 			s.updateStatus(w, r, ri, k, out)
 		default:
-			writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
+			WriteError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
 		}
 	case ri.Subresource == "scale" && k.Scale != nil:
 		switch ri.Verb {
 		case "get":
 			obj, err := s.res[k].Get(r.Context(), ri.Namespace, ri.Name)
 			if err != nil {
-				writeError(w, err)
+				WriteError(w, err)
 				return
 			}
 			writeJSON(w, out, http.StatusOK, scaleOf(k, obj))
 		case "update", "patch":
 			s.updateScale(w, r, ri, k, out)
 		default:
-			writeError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
+			WriteError(w, apierrors.NewMethodNotSupported(gr, ri.Verb))
 		}
 	case key == "pods/binding" && k.GVK.Group == "" && ri.Verb == "create":
 		s.bind(w, r, ri, k)
 	case key == "namespaces/finalize" && k.GVK.Group == "" && ri.Verb == "update":
 		s.finalizeNamespace(w, r, ri, k, out)
 	default:
-		writeError(w, notFoundResource())
+		WriteError(w, notFoundResource())
 	}
 }
 
@@ -71,7 +71,7 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, ri req
 func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	var newObj runtime.Object
@@ -79,12 +79,12 @@ func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request, ri request
 	if ri.Verb == "update" {
 		newObj = k.New()
 		if warnings, err = s.decode(body, r.Header.Get("Content-Type"), mode, k.GVK, newObj); err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
 		nm, _ := meta.Accessor(newObj)
 		if nm.GetName() != ri.Name {
-			writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", nm.GetName(), ri.Name)))
+			WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", nm.GetName(), ri.Name)))
 			return
 		}
 	}
@@ -121,7 +121,7 @@ func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request, ri request
 		return obj, nil
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	addWarnings(w, warnings)
@@ -145,7 +145,7 @@ func scaleOf(k *registry.Kind, obj runtime.Object) *autoscalingv1.Scale {
 func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	pt := patchContentType(r)
@@ -183,7 +183,7 @@ func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, ri requestI
 		return obj, nil
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	result = scaleOf(k, updated)
@@ -194,20 +194,20 @@ func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, ri requestI
 func (s *Server) bind(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind) {
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	binding := &corev1.Binding{}
 	if _, err := s.decode(body, r.Header.Get("Content-Type"), validationIgnore, corev1.SchemeGroupVersion.WithKind("Binding"), binding); err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	if binding.Name != "" && binding.Name != ri.Name {
-		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", binding.Name, ri.Name)))
+		WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", binding.Name, ri.Name)))
 		return
 	}
 	if binding.Target.Name == "" {
-		writeError(w, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.Name, field.ErrorList{
+		WriteError(w, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.Name, field.ErrorList{
 			field.Required(field.NewPath("target", "name"), "")}))
 		return
 	}
@@ -236,7 +236,7 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request, ri requestInfo, k 
 		return pod, nil
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	writeJSON(w, output{}, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
@@ -261,12 +261,12 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 func (s *Server) finalizeNamespace(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	in := &corev1.Namespace{}
 	if _, err := s.decode(body, r.Header.Get("Content-Type"), validationIgnore, k.GVK, in); err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	updated, err := s.guaranteedUpdate(r.Context(), k, "", ri.Name, false, func(cur runtime.Object) (runtime.Object, error) {
@@ -276,7 +276,7 @@ func (s *Server) finalizeNamespace(w http.ResponseWriter, r *http.Request, ri re
 		return ns, nil
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	s.writeObject(w, out, http.StatusOK, k, updated)

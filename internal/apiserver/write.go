@@ -218,23 +218,23 @@ func validateUpdate(k *registry.Kind, obj, old runtime.Object, m, om metav1.Obje
 // create handles POST to a collection.
 func (s *Server) create(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	if k.Namespaced && ri.Namespace == "" {
-		writeError(w, notFoundResource())
+		WriteError(w, notFoundResource())
 		return
 	}
 	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	obj := k.New()
 	warnings, err := s.decode(body, r.Header.Get("Content-Type"), mode, k.GVK, obj)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	created, err := s.createObject(r.Context(), k, ri.Namespace, obj, dryRun)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	addWarnings(w, warnings)
@@ -470,22 +470,22 @@ var errRetryLater = errors.New("object changed")
 func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	newObj := k.New()
 	warnings, err := s.decode(body, r.Header.Get("Content-Type"), mode, k.GVK, newObj)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	nm, _ := meta.Accessor(newObj)
 	if nm.GetName() != ri.Name {
-		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", nm.GetName(), ri.Name)))
+		WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", nm.GetName(), ri.Name)))
 		return
 	}
 	if k.Namespaced && nm.GetNamespace() != "" && nm.GetNamespace() != ri.Namespace {
-		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		WriteError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
 	updated, err := s.guaranteedUpdate(r.Context(), k, ri.Namespace, ri.Name, dryRun, func(cur runtime.Object) (runtime.Object, error) {
@@ -498,7 +498,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo, 
 	if apierrors.IsNotFound(err) && k.CreateOnUpdate {
 		created, cerr := s.createObject(r.Context(), k, ri.Namespace, newObj, dryRun)
 		if cerr != nil {
-			writeError(w, cerr)
+			WriteError(w, cerr)
 			return
 		}
 		addWarnings(w, warnings)
@@ -506,7 +506,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo, 
 		return
 	}
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	addWarnings(w, warnings)
@@ -556,7 +556,7 @@ func patchContentType(r *http.Request) string {
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri requestInfo, k *registry.Kind, out output) {
 	body, mode, dryRun, err := readWrite(w, r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	pt := patchContentType(r)
@@ -573,7 +573,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri requestInfo, k
 		return obj, nil
 	})
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	addWarnings(w, warnings)

@@ -180,7 +180,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	saKey, err := satoken.LoadOrCreateKey(filepath.Join(tlsDir, "service-account.key"))
+	saKey, err := certs.LoadOrCreateKey(filepath.Join(tlsDir, "service-account.key"))
 	if err != nil {
 		ln.Close()
 		return err

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/bosun-k8s/bosun/internal/apiserver"
 	"github.com/bosun-k8s/bosun/internal/satoken"
 	"github.com/bosun-k8s/bosun/internal/storage"
 )
@@ -55,17 +56,17 @@ var tokenRequestGR = schema.GroupResource{Group: "authentication.k8s.io", Resour
 // serveTokenRequest is POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token.
 func (t *tokens) serveTokenRequest(w http.ResponseWriter, r *http.Request, namespace, name string) {
 	if r.Method != http.MethodPost {
-		writeStatus(w, apierrors.NewMethodNotSupported(schema.GroupResource{Resource: "serviceaccounts/token"}, r.Method))
+		apiserver.WriteError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Resource: "serviceaccounts/token"}, r.Method))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		writeStatus(w, apierrors.NewBadRequest(err.Error()))
+		apiserver.WriteError(w, apierrors.NewBadRequest(err.Error()))
 		return
 	}
 	var req authv1.TokenRequest
 	if _, _, err := t.decoder.Decode(body, &schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}, &req); err != nil {
-		writeStatus(w, apierrors.NewBadRequest("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf: "+err.Error()))
+		apiserver.WriteError(w, apierrors.NewBadRequest("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf: "+err.Error()))
 		return
 	}
 	if req.Spec.ExpirationSeconds == nil {
@@ -93,38 +94,35 @@ func (t *tokens) serveTokenRequest(w http.ResponseWriter, r *http.Request, names
 		}
 	}
 	if len(errs) > 0 {
-		writeStatus(w, apierrors.NewInvalid(schema.GroupKind{Group: "authentication.k8s.io", Kind: "TokenRequest"}, name, errs))
+		apiserver.WriteError(w, apierrors.NewInvalid(schema.GroupKind{Group: "authentication.k8s.io", Kind: "TokenRequest"}, name, errs))
 		return
 	}
 	ctx := r.Context()
 	objs, err := t.objects()
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
-	saObj, err := objs.serviceAccounts.Get(ctx, namespace, name)
+	sa, err := cachedGet[corev1.ServiceAccount](ctx, objs.serviceAccounts, namespace, name)
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
-	sa := saObj.(*corev1.ServiceAccount)
 	issue := satoken.Request{Namespace: namespace, ServiceAccount: satoken.Ref{Name: sa.Name, UID: string(sa.UID)},
 		Audiences: req.Spec.Audiences, Expiration: time.Duration(exp) * time.Second}
 	if ref != nil {
 		bound, err := t.boundRef(ctx, objs, namespace, ref)
 		if err != nil {
-			writeStatus(w, err)
+			apiserver.WriteError(w, err)
 			return
 		}
 		switch ref.Kind {
 		case "Pod":
 			issue.Pod = bound
 			// A token bound to a scheduled pod also names the pod's node, as upstream's does.
-			if obj, err := objs.pods.Get(ctx, namespace, ref.Name); err == nil {
-				if nodeName := obj.(*corev1.Pod).Spec.NodeName; nodeName != "" {
-					if n, err := objs.nodes.Get(ctx, "", nodeName); err == nil {
-						issue.Node = &satoken.Ref{Name: nodeName, UID: string(n.(*corev1.Node).UID)}
-					}
+			if p, err := cachedGet[corev1.Pod](ctx, objs.pods, namespace, ref.Name); err == nil && p.Spec.NodeName != "" {
+				if n, err := cachedGet[metav1.PartialObjectMetadata](ctx, objs.nodes, "", p.Spec.NodeName); err == nil {
+					issue.Node = &satoken.Ref{Name: p.Spec.NodeName, UID: string(n.UID)}
 				}
 			}
 		case "Secret":
@@ -135,7 +133,7 @@ func (t *tokens) serveTokenRequest(w http.ResponseWriter, r *http.Request, names
 	}
 	tok, expiry, err := t.issuer.Issue(issue)
 	if err != nil {
-		writeStatus(w, apierrors.NewInternalError(err))
+		apiserver.WriteError(w, apierrors.NewInternalError(err))
 		return
 	}
 	if len(req.Spec.Audiences) == 0 {
@@ -165,13 +163,9 @@ func (t *tokens) boundRef(ctx context.Context, objs boundObjects, namespace stri
 	case "Node":
 		res, ns = objs.nodes, ""
 	}
-	obj, err := res.Get(ctx, ns, ref.Name)
+	m, err := cachedGet[metav1.PartialObjectMetadata](ctx, res, ns, ref.Name)
 	if err != nil {
 		return nil, err
-	}
-	m, err := metaOf(obj)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
 	}
 	if ref.UID != "" && ref.UID != m.GetUID() {
 		return nil, apierrors.NewConflict(tokenRequestGR, ref.Name, fmt.Errorf(
@@ -241,29 +235,6 @@ func (t *tokens) authenticate(ctx context.Context, raw string) (user.Info, bool,
 		Groups: append(serviceaccount.MakeGroupNames(c.Namespace), user.AllAuthenticated),
 		Extra:  extra,
 	}, true, nil
-}
-
-func metaOf(obj any) (metav1.Object, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, fmt.Errorf("%T has no object metadata", obj)
-	}
-	return m, nil
-}
-
-// writeStatus answers err as a metav1.Status, as the API server does.
-func writeStatus(w http.ResponseWriter, err error) {
-	var st metav1.Status
-	var as apierrors.APIStatus
-	if errors.As(err, &as) {
-		st = as.Status()
-	} else {
-		st = apierrors.NewInternalError(err).ErrStatus
-	}
-	st.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(int(st.Code))
-	_ = json.NewEncoder(w).Encode(&st)
 }
 
 // cachedGet reads an object from the API server's watch cache, as upstream's admission and

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"github.com/bosun-k8s/bosun/internal/apiserver"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,18 +78,6 @@ func (p *Proxy) Handlers() map[string]func(w http.ResponseWriter, r *http.Reques
 		"pods/attach":      p.streaming("attach"),
 		"pods/portforward": p.portForward,
 	}
-}
-
-func writeStatus(w http.ResponseWriter, err error) {
-	st, ok := err.(apierrors.APIStatus)
-	if !ok {
-		st = apierrors.NewInternalError(err)
-	}
-	s := st.Status()
-	s.Kind, s.APIVersion = "Status", "v1"
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(int(s.Code))
-	_ = jsonEncode(w, &s)
 }
 
 // container picks the container a request names, or the only one the pod has.
@@ -174,7 +163,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, target *url.URL)
 		FlushInterval: -1, // stream logs as they come
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.cfg.Logger.Info("kubelet proxy error", "url", target.Redacted(), "err", err)
-			writeStatus(w, apierrors.NewInternalError(fmt.Errorf("error dialing backend: %w", err)))
+			apiserver.WriteError(w, apierrors.NewInternalError(fmt.Errorf("error dialing backend: %w", err)))
 		},
 	}
 	rp.ServeHTTP(w, r)
@@ -183,23 +172,23 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, target *url.URL)
 // serveLog proxies GET pods/{name}/log to /containerLogs/{ns}/{pod}/{container}.
 func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name string) {
 	if r.Method != http.MethodGet {
-		writeStatus(w, apierrors.NewMethodNotSupported(schema.GroupResource{Resource: "pods/log"}, r.Method))
+		apiserver.WriteError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Resource: "pods/log"}, r.Method))
 		return
 	}
 	pod, err := p.cfg.Getter.Pod(r.Context(), namespace, name)
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	q := r.URL.Query()
 	c, err := container(pod, q.Get("container"))
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	base, err := p.kubeletURL(r.Context(), pod)
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	out := url.Values{}
@@ -217,27 +206,27 @@ func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name
 func (p *Proxy) streaming(kind string) func(http.ResponseWriter, *http.Request, string, string) {
 	return func(w http.ResponseWriter, r *http.Request, namespace, name string) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			writeStatus(w, apierrors.NewMethodNotSupported(schema.GroupResource{Resource: "pods/" + kind}, r.Method))
+			apiserver.WriteError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Resource: "pods/" + kind}, r.Method))
 			return
 		}
 		pod, err := p.cfg.Getter.Pod(r.Context(), namespace, name)
 		if err != nil {
-			writeStatus(w, err)
+			apiserver.WriteError(w, err)
 			return
 		}
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-			writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("cannot %s into a container in a completed pod; current phase is %s", kind, pod.Status.Phase)))
+			apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("cannot %s into a container in a completed pod; current phase is %s", kind, pod.Status.Phase)))
 			return
 		}
 		q := r.URL.Query()
 		c, err := container(pod, q.Get("container"))
 		if err != nil {
-			writeStatus(w, err)
+			apiserver.WriteError(w, err)
 			return
 		}
 		base, err := p.kubeletURL(r.Context(), pod)
 		if err != nil {
-			writeStatus(w, err)
+			apiserver.WriteError(w, err)
 			return
 		}
 		q.Del("container")
@@ -251,16 +240,16 @@ func (p *Proxy) streaming(kind string) func(http.ResponseWriter, *http.Request, 
 func (p *Proxy) portForward(w http.ResponseWriter, r *http.Request, namespace, name string) {
 	pod, err := p.cfg.Getter.Pod(r.Context(), namespace, name)
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	if pod.Status.Phase != corev1.PodRunning {
-		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("pod %s is not running: %s", name, pod.Status.Phase)))
+		apiserver.WriteError(w, apierrors.NewBadRequest(fmt.Sprintf("pod %s is not running: %s", name, pod.Status.Phase)))
 		return
 	}
 	base, err := p.kubeletURL(r.Context(), pod)
 	if err != nil {
-		writeStatus(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	base.Path = fmt.Sprintf("/portForward/%s/%s", namespace, name)

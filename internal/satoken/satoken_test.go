@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 
 func newIssuer(t *testing.T) *Issuer {
 	t.Helper()
-	key, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "sa.key"))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,20 +127,5 @@ func TestVerifyRejects(t *testing.T) {
 	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
 	if _, err := i.Verify(strings.Join(parts, "."), []string{"vault"}); err == nil {
 		t.Error("tampered token verified")
-	}
-}
-
-func TestKeyIsKeptAcrossStarts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tls", "sa.key")
-	k1, err := LoadOrCreateKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := LoadOrCreateKey(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !k1.Equal(k2) {
-		t.Error("a second start made a new key: every token issued before would stop working")
 	}
 }
